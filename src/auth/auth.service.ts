@@ -1,0 +1,224 @@
+import type DataLoader from "dataloader";
+import type { Logger } from "pino";
+import type { IdpClient } from "../backends/idp/idp.client.js";
+import type { SpineClient } from "../backends/spine/spine.client.js";
+import { AuthProvider, globalUserId, samePermission, type Permission, type User } from "../domain/user.js";
+import { BackendError } from "../errors/backend-error.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { GatewayError } from "../errors/gateway-error.js";
+import type { InFlightCalls } from "../sessions/in-flight.js";
+import type { ActiveSession } from "../sessions/session.js";
+import type { SessionService } from "../sessions/session.service.js";
+import type { UserInfoCache } from "./user-info.cache.js";
+
+/** A user as the graph shows them. */
+export interface UserView extends User {
+  id: string;
+}
+
+/** A session as the graph shows it: no credential, no token. */
+export interface SessionView {
+  id: string;
+  provider: AuthProvider;
+  user: UserView;
+  permission: Permission | null;
+  roleSelected: boolean;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface SessionPayloadView {
+  /** Null when the token travels another way (a cookie, later). */
+  token: string | null;
+  session: SessionView;
+}
+
+/** What a request brings to the service: its session (looked up once) and its loaders. */
+export interface RequestScope {
+  session(): Promise<ActiveSession | null>;
+  /** Forgets the looked-up session after it ended or rotated in this request. */
+  forgetSession(): void;
+  userInfo: DataLoader<string, User>;
+  log: Logger;
+}
+
+const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
+
+/**
+ * The business rules of both sign-in flows: which backend call happens when, what a
+ * refusal means, how sessions start, change role and end. Tested without GraphQL.
+ */
+export class AuthService {
+  constructor(
+    private readonly spine: SpineClient,
+    private readonly idp: IdpClient,
+    private readonly sessions: SessionService,
+    private readonly userInfo: UserInfoCache,
+    private readonly inFlight: InFlightCalls,
+  ) {}
+
+  /** Spine A001: a session from a smartcard token. Not usable for e-RS work until a role is selected. */
+  async createSpineSession(smartcardToken: string): Promise<SessionPayloadView> {
+    const spineSession = await this.spine.createSession(smartcardToken).catch(refusedAs("The smartcard token was not accepted by Spine."));
+    const { token, session } = await this.sessions.open({
+      credential: { provider: AuthProvider.SPINE, sessionKey: spineSession.sessionKey, smartcardToken },
+      user: spineSession.user,
+      permission: spineSession.permission,
+    });
+    return { token, session: this.#view(session, session.record.user) };
+  }
+
+  /** Spine A002: the role must be one the user holds; the token is rotated. */
+  async selectRole(scope: RequestScope, choice: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SessionPayloadView> {
+    const current = await this.#required(scope);
+    const { credential, user } = current.record;
+    if (credential.provider !== AuthProvider.SPINE) {
+      throw new GatewayError(ErrorCode.FORBIDDEN, "Roles can be selected on Spine sessions only.");
+    }
+    if (!user.permissions.some((held) => samePermission(held, choice))) {
+      // Refused here, before Spine is asked: the user's roles came from Spine itself at A001.
+      throw new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission.");
+    }
+    let selected;
+    try {
+      selected = await this.inFlight.track(current.record.id, () => this.spine.selectRole(credential.sessionKey, credential.smartcardToken, choice));
+    } catch (error) {
+      if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
+        // Spine no longer knows the session key: the gateway session is dead too.
+        await this.#end(scope, current);
+        throw new GatewayError(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
+      }
+      throw error;
+    }
+    const { token, session } = await this.sessions.rotate(current, { user: selected.user, permission: selected.permission });
+    scope.forgetSession();
+    return { token, session: this.#view(session, session.record.user) };
+  }
+
+  /** IdP sign-in, then user info (which also warms the cache for `me`). */
+  async signin(email: string, password: string): Promise<SessionPayloadView> {
+    const accessToken = await this.idp.signin(email, password).catch(refusedAs("The email or password is not correct."));
+    // Read fresh, not from the cache: a repeated sign-in gets the same token back (idp.md),
+    // and what the IdP says now (last login, groups) is what a sign-in should show.
+    const user = await this.userInfo.get(accessToken, { fresh: true });
+    const { token, session } = await this.sessions.open({
+      credential: { provider: AuthProvider.IDP, accessToken, email },
+      user,
+      permission: null,
+    });
+    return { token, session: this.#view(session, user) };
+  }
+
+  /**
+   * Ends the session at the gateway and at its backend. The gateway session ends first and
+   * whatever the backend does: a backend that is down must not keep a user signed in here.
+   */
+  async signout(scope: RequestScope): Promise<boolean> {
+    const current = await scope.session();
+    if (current === null) return false;
+    const ended = this.#end(scope, current).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const { credential, id } = current.record;
+    try {
+      if (credential.provider === AuthProvider.SPINE) {
+        await this.inFlight.drained(id);
+        await this.spine.endSession(credential.sessionKey);
+      } else {
+        try {
+          await this.idp.signout(credential.accessToken, credential.email);
+        } finally {
+          // Dropped once the IdP has ended the token (or failed to): dropped before, a read by
+          // another session sharing the token (idp.md) could put it back meanwhile.
+          await this.userInfo.drop(credential.accessToken);
+        }
+      }
+    } catch (error) {
+      // Already ended at the backend (403, 401/404) is the outcome we wanted; anything else is
+      // worth an operator's look, but the user is signed out of the gateway either way.
+      if (!(error instanceof BackendError && error.failure === "NOT_AUTHENTICATED")) {
+        scope.log.warn({ err: describe(error) }, "backend sign-out failed; gateway session ended anyway");
+      }
+    }
+    const storeFailure = await ended;
+    if (storeFailure !== undefined) throw storeFailure;
+    return true;
+  }
+
+  /** The signed-in user, or null. */
+  async me(scope: RequestScope): Promise<UserView | null> {
+    const current = await scope.session();
+    if (current === null) return null;
+    const user = await this.#currentUser(scope, current);
+    return user === null ? null : toUserView(user);
+  }
+
+  /** The current session, or null. */
+  async session(scope: RequestScope): Promise<SessionView | null> {
+    const current = await scope.session();
+    if (current === null) return null;
+    const user = await this.#currentUser(scope, current);
+    return user === null ? null : this.#view(current, user);
+  }
+
+  /** Spine users are as A001/A002 described them; IdP users are read fresh (through the cache). */
+  async #currentUser(scope: RequestScope, current: ActiveSession): Promise<User | null> {
+    const { credential } = current.record;
+    if (credential.provider === AuthProvider.SPINE) return current.record.user;
+    try {
+      return await scope.userInfo.load(credential.accessToken);
+    } catch (error) {
+      if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
+        // The IdP ended the token (expired, or signed out by another client of the same
+        // user, who shares it): the gateway session ends with it.
+        await Promise.all([this.#end(scope, current), this.userInfo.drop(credential.accessToken)]);
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  async #required(scope: RequestScope): Promise<ActiveSession> {
+    const current = await scope.session();
+    if (current === null) throw new GatewayError(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
+    return current;
+  }
+
+  async #end(scope: RequestScope, current: ActiveSession): Promise<void> {
+    await this.sessions.end(current);
+    scope.forgetSession();
+  }
+
+  #view(session: ActiveSession, user: User): SessionView {
+    const { record } = session;
+    return {
+      id: record.id,
+      provider: record.credential.provider,
+      user: toUserView(user),
+      permission: record.permission,
+      roleSelected: record.permission !== null,
+      createdAt: new Date(record.createdAt),
+      expiresAt: new Date(session.expiresAt),
+    };
+  }
+}
+
+function toUserView(user: User): UserView {
+  return { ...user, id: globalUserId(user) };
+}
+
+/** A backend refusing the user's credential becomes UNAUTHENTICATED with a message for that step. */
+function refusedAs(message: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
+      throw new GatewayError(ErrorCode.UNAUTHENTICATED, message);
+    }
+    throw error;
+  };
+}
+
+/** What may be logged of an error: its name and message, which never carry secrets here. */
+function describe(error: unknown): { name: string; message: string } {
+  return error instanceof Error ? { name: error.name, message: error.message } : { name: "unknown", message: String(error) };
+}

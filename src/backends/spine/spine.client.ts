@@ -1,0 +1,96 @@
+import { AuthProvider, type Permission } from "../../domain/user.js";
+import { BackendError } from "../../errors/backend-error.js";
+import { parseJson } from "../wire.js";
+import { Upstream, type UpstreamCallEvent, type UpstreamResponse } from "../upstream.js";
+import { PROFESSIONAL_SESSION_TYPE, ersCodeOf, parseProfessionalSession, type SpineSession } from "./spine.wire.js";
+
+export interface SpineClientOptions {
+  /** Base URL of the e-RS API, ending in `/`. */
+  baseUrl: string;
+  /** Accredited System ID, sent as `XAPI_ASID` on every call. */
+  asid: string;
+  /** Whole-call limit in milliseconds. */
+  timeoutMs: number;
+  onCall?: (event: UpstreamCallEvent) => void;
+}
+
+const SESSIONS = "v1/ProfessionalSession";
+
+/** The e-RS professional session API: A001, A002, A003. */
+export class SpineClient {
+  readonly #upstream: Upstream;
+
+  constructor(options: SpineClientOptions) {
+    this.#upstream = new Upstream({
+      backend: AuthProvider.SPINE,
+      baseUrl: options.baseUrl,
+      timeoutMs: options.timeoutMs,
+      // The underscores are the real header names (spine.md).
+      headers: { XAPI_ASID: options.asid, Accept: "application/json" },
+      onCall: options.onCall,
+    });
+  }
+
+  /** A001: opens a professional session from a smartcard SSO token. */
+  async createSession(smartcardToken: string): Promise<SpineSession> {
+    const response = await this.#upstream.send({
+      endpoint: "A001",
+      method: "POST",
+      path: SESSIONS,
+      json: { typeInfo: PROFESSIONAL_SESSION_TYPE, token: smartcardToken },
+    });
+    return this.#session("A001", response, false);
+  }
+
+  /** A002: selects one of the user's permissions for the session. */
+  async selectRole(sessionKey: string, smartcardToken: string, permission: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SpineSession> {
+    const response = await this.#upstream.send({
+      endpoint: "A002",
+      method: "PUT",
+      path: `${SESSIONS}/${encodeURIComponent(sessionKey)}`,
+      headers: { HTTP_X_SESSION_KEY: sessionKey },
+      json: {
+        typeInfo: PROFESSIONAL_SESSION_TYPE,
+        token: smartcardToken,
+        permission: { businessFunction: permission.businessFunction, orgIdentifier: permission.orgIdentifier },
+      },
+    });
+    return this.#session("A002", response, true);
+  }
+
+  /** A003: ends the session. A 403 means Spine already considers it ended. */
+  async endSession(sessionKey: string): Promise<void> {
+    const response = await this.#upstream.send({
+      endpoint: "A003",
+      method: "DELETE",
+      path: `${SESSIONS}/${encodeURIComponent(sessionKey)}`,
+      headers: { HTTP_X_SESSION_KEY: sessionKey },
+    });
+    if (response.status >= 200 && response.status < 300) return;
+    throw this.#failure("A003", response);
+  }
+
+  /** Whether the backend answers at all, for readiness. */
+  reachable(timeoutMs: number): Promise<boolean> {
+    return this.#upstream.reachable(timeoutMs);
+  }
+
+  #session(endpoint: string, response: UpstreamResponse, roleRequired: boolean): SpineSession {
+    if (response.status < 200 || response.status >= 300) throw this.#failure(endpoint, response);
+    const session = parseProfessionalSession(parseJson(response.body));
+    if (session === undefined || (roleRequired && session.permission === null)) {
+      throw new BackendError(AuthProvider.SPINE, "BAD_RESPONSE", endpoint, { status: response.status });
+    }
+    return session;
+  }
+
+  #failure(endpoint: string, response: UpstreamResponse): BackendError {
+    const { status } = response;
+    if (status === 403) return new BackendError(AuthProvider.SPINE, "NOT_AUTHENTICATED", endpoint, { status });
+    if (status === 422) {
+      // The e-RS code is what clients can act on; the free-text diagnostics may echo input, so they stay here.
+      return new BackendError(AuthProvider.SPINE, "REJECTED", endpoint, { status, ersCode: ersCodeOf(parseJson(response.body)) });
+    }
+    return new BackendError(AuthProvider.SPINE, "BAD_RESPONSE", endpoint, { status });
+  }
+}

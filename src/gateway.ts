@@ -1,0 +1,133 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import type { DestinationStream, Logger } from "pino";
+import { AuthService } from "./auth/auth.service.js";
+import { UserInfoCache } from "./auth/user-info.cache.js";
+import { IdpClient } from "./backends/idp/idp.client.js";
+import { SpineClient } from "./backends/spine/spine.client.js";
+import type { UpstreamCallEvent } from "./backends/upstream.js";
+import type { GatewayConfig } from "./config/config.js";
+import type { User } from "./domain/user.js";
+import { bearerToken, requestScope } from "./graph/context.js";
+import { gatewaySchema } from "./graph/schema.js";
+import { createApollo } from "./http/apollo.js";
+import { createHttpServer } from "./http/server.js";
+import { createLogger } from "./logging/logger.js";
+import { InFlightCalls } from "./sessions/in-flight.js";
+import type { SessionRecord } from "./sessions/session.js";
+import { SessionService } from "./sessions/session.service.js";
+import { Store } from "./store/store.js";
+
+/** Settings with both backends' URLs known (the simulators, if any, already started). */
+export type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
+
+export interface GatewayDependencies {
+  /** The clock; tests move it rather than sleep. */
+  now?: () => number;
+  /** Where log lines go; standard output when unset. */
+  logDestination?: DestinationStream;
+}
+
+export interface RunningGateway {
+  /** e.g. `http://127.0.0.1:4000` */
+  url: string;
+  log: Logger;
+  /** Stops taking requests, lets those in progress finish (up to a grace period), closes the store. */
+  close(): Promise<void>;
+}
+
+/** Longest a store round trip may take before the request fails with STORE_UNAVAILABLE. */
+const STORE_OPERATION_TIMEOUT_MS = 2_000;
+/** Readiness answers within this, whatever the backends do. */
+const READINESS_TIMEOUT_MS = 2_000;
+/** Requests still running at shutdown get this long. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Builds the gateway from its settings and starts listening. */
+export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
+  const now = dependencies.now ?? Date.now;
+  const log = createLogger({ level: config.logLevel, destination: dependencies.logDestination });
+  const onCall = (event: UpstreamCallEvent): void => {
+    log.debug({ upstream: event }, "upstream call");
+  };
+
+  const store = new Store({
+    redisUrl: config.redisUrl,
+    operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
+    onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
+  });
+  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall });
+  const idp = new IdpClient({
+    baseUrl: config.idp.url,
+    clientId: config.idp.clientId,
+    apiToken: config.idp.apiToken,
+    timeoutMs: config.idp.timeoutMs,
+    timeZone: config.idp.timeZone,
+    onCall,
+  });
+  const sessions = new SessionService(store.namespace<SessionRecord>("session"), { ...config.sessions, now });
+  const userInfo = new UserInfoCache(idp, store.namespace<User>("userinfo"), config.userInfoTtlMs);
+  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls());
+
+  const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
+  await apollo.start();
+
+  const server = createHttpServer({
+    apollo,
+    log,
+    context: ({ requestId, authorization, log: requestLog }) => ({
+      requestId,
+      log: requestLog,
+      auth,
+      scope: requestScope(sessions, userInfo, bearerToken(authorization), requestLog),
+      outcome: { operation: null, codes: new Set() },
+    }),
+    readiness: async () => {
+      const [storeUp, spineUp, idpUp] = await Promise.all([
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+        spine.reachable(READINESS_TIMEOUT_MS),
+        idp.reachable(READINESS_TIMEOUT_MS),
+      ]);
+      return { store: storeUp ? "up" : "down", spine: spineUp ? "up" : "down", idp: idpUp ? "up" : "down" };
+    },
+  });
+
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await apollo.stop();
+    await store.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    log,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        await closed;
+        clearTimeout(grace);
+        await apollo.stop();
+        await store.close();
+      })()),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,42 @@
+import { DateTimeResolver } from "graphql-scalars";
+import { Field, ID, ObjectType } from "type-graphql";
+import { AuthProvider } from "../auth-provider.js";
+import { Permission } from "../permission/permission.type.js";
+import { User } from "../user/user.type.js";
+
+@ObjectType({ description: "A gateway session, opened by createSession (Spine) or signin (IdP)." })
+export class Session {
+  @Field(() => ID, { description: "Public, non-secret id of this session (not the token)." })
+  id!: string;
+
+  @Field(() => AuthProvider)
+  provider!: AuthProvider;
+
+  @Field(() => User)
+  user!: User;
+
+  @Field(() => Permission, { nullable: true, description: "The selected Spine role; null until selectRole, always null for IdP sessions." })
+  permission!: Permission | null;
+
+  @Field(() => Boolean, { description: "False for a Spine session until a role is selected." })
+  roleSelected!: boolean;
+
+  @Field(() => DateTimeResolver)
+  createdAt!: Date;
+
+  @Field(() => DateTimeResolver, { description: "When the session ends if unused; it never outlives its absolute limit." })
+  expiresAt!: Date;
+}
+
+@ObjectType()
+export class SessionPayload {
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The gateway session token; shown once, issued anew at sign-in and at every role change. Null when the session travels in an HttpOnly cookie instead.",
+  })
+  token!: string | null;
+
+  @Field(() => Session)
+  session!: Session;
+}

@@ -1,0 +1,79 @@
+/**
+ * `npm start`: the gateway, and the built-in simulators for any backend whose URL is unset.
+ * A bad setting stops start-up with one line naming it, and exit code 1.
+ */
+import { ConfigError, loadConfig } from "./config/config.js";
+import { startGateway, type RunningGateway } from "./gateway.js";
+import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
+  const simulators: SimulatorHandle[] = [];
+  const spineUrl = config.spine.url ?? (await started(simulators, startSpineSimulator({ asid: config.spine.asid }))).url;
+  const idpUrl = config.idp.url ?? (await started(simulators, startIdpSimulator({ clientId: config.idp.clientId, apiToken: config.idp.apiToken }))).url;
+
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway({ ...config, spine: { ...config.spine, url: spineUrl }, idp: { ...config.idp, url: idpUrl } });
+  } catch (error) {
+    await Promise.all(simulators.map((simulator) => simulator.close()));
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError("PORT", `${config.port} is already in use on ${config.host}; choose another port`);
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EACCES") {
+      throw new ConfigError(code === "EACCES" ? "PORT" : "HOST", `cannot listen on ${config.host}:${config.port} (${code})`);
+    }
+    throw error;
+  }
+
+  process.stdout.write(banner(gateway.url, config.spine.url === undefined, config.idp.url === undefined, config.production));
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    gateway.log.info({ signal }, "shutting down");
+    void gateway
+      .close()
+      .then(() => Promise.all(simulators.map((simulator) => simulator.close())))
+      .then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+async function started<T extends SimulatorHandle>(simulators: SimulatorHandle[], simulator: Promise<T>): Promise<T> {
+  const handle = await simulator;
+  simulators.push(handle);
+  return handle;
+}
+
+/** What a newcomer needs on screen: where to click, and what to sign in with. */
+function banner(url: string, spineSimulated: boolean, idpSimulated: boolean, production: boolean): string {
+  const lines = [
+    "",
+    `Health auth gateway listening on ${url}`,
+    production ? `  GraphQL endpoint:   ${url}/graphql` : `  Apollo Sandbox:     ${url}/graphql  (open it in a browser)`,
+    `  Health, readiness:  ${url}/healthz, ${url}/readyz`,
+    `  Spine:              ${spineSimulated ? "built-in simulator (demo data)" : "SPINE_URL"}`,
+    `  IdP:                ${idpSimulated ? "built-in simulator (demo data)" : "IDP_URL"}`,
+  ];
+  if (spineSimulated) {
+    lines.push("", "Demo smartcard tokens (mutation createSession):");
+    for (const user of SPINE_DEMO.users) lines.push(`  ${user.label}`, `    token: ${user.smartcardToken}`);
+  }
+  if (idpSimulated) {
+    lines.push("", "Demo IdP users (mutation signin):");
+    for (const user of IDP_DEMO.users) lines.push(`  ${user.label}`, `    email: ${user.email}   password: ${user.password}`);
+  }
+  lines.push("", "Send the returned token as `Authorization: Bearer <token>`. Ctrl+C stops everything.", "");
+  return lines.join("\n");
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`Invalid setting ${error.message}\n`);
+  } else {
+    process.stderr.write(`Start-up failed: ${(error as Error)?.message ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

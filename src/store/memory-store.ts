@@ -1,0 +1,54 @@
+/**
+ * keyv's default in-memory store (a Map) forgets an expired entry only when it is read again,
+ * so sessions nobody comes back for would stay in memory for the life of the process. This one
+ * keeps each entry's deadline beside it (keyv hands the TTL to `set`) and sweeps on a timer.
+ */
+export class ExpiringMemoryStore {
+  readonly #entries = new Map<string, { value: unknown; expiresAt: number }>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(sweepIntervalMs = 60_000) {
+    this.#sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    // The timer must not keep a process alive that has otherwise finished.
+    this.#sweeper.unref();
+  }
+
+  get(key: string): unknown {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: unknown, ttlMs?: number): void {
+    this.#entries.set(key, { value, expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttlMs });
+  }
+
+  delete(key: string): boolean {
+    return this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /** Entries held now, expired or not yet swept included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Drops every expired entry. */
+  sweep(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAt <= now) this.#entries.delete(key);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+}

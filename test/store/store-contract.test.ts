@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { StoreError } from "../../src/errors/backend-error.js";
+import { ExpiringMemoryStore } from "../../src/store/memory-store.js";
+import { Store } from "../../src/store/store.js";
+
+const REDIS_URL = process.env.REDIS_URL;
+if (REDIS_URL === undefined) {
+  console.warn("SKIPPED: the store contract suite against Redis. Set REDIS_URL=redis://127.0.0.1:6379 to run it.");
+}
+
+const implementations: Array<[string, () => Store]> = [["memory", () => new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} })]];
+if (REDIS_URL !== undefined) {
+  implementations.push(["Redis", () => new Store({ redisUrl: REDIS_URL, operationTimeoutMs: 1_000, onError: () => {} })]);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One contract, every implementation (the keyv habit): what the gateway relies on of its store. */
+describe.each(implementations)("Store on %s", (_name, open) => {
+  let store: Store;
+  // A namespace per run: tests never see (or clean up) each other's keys on a shared Redis.
+  const ns = `contract-${randomUUID()}`;
+  beforeAll(() => {
+    store = open();
+  });
+  afterAll(() => store.close());
+
+  it("returns what was set, as a copy of plain JSON", async () => {
+    const sessions = store.namespace<{ id: string; nested: { list: number[] }; when: string | null }>(ns);
+    const value = { id: "a", nested: { list: [1, 2, 3] }, when: null };
+
+    await sessions.set("k1", value, 10_000);
+
+    expect(await sessions.get("k1")).toEqual(value);
+  });
+
+  it("answers undefined for a key never set", async () => {
+    expect(await store.namespace(ns).get("never-set")).toBeUndefined();
+  });
+
+  it("forgets a deleted key", async () => {
+    const entries = store.namespace<string>(ns);
+    await entries.set("k2", "v", 10_000);
+
+    await entries.delete("k2");
+
+    expect(await entries.get("k2")).toBeUndefined();
+  });
+
+  it("forgets an entry once its TTL has passed", async () => {
+    const entries = store.namespace<string>(ns);
+    await entries.set("short", "v", 60);
+    await entries.set("long", "v", 10_000);
+
+    await sleep(150);
+
+    expect(await entries.get("short")).toBeUndefined();
+    expect(await entries.get("long")).toBe("v");
+  });
+
+  it("keeps namespaces apart", async () => {
+    await store.namespace<string>(`${ns}-a`).set("same", "a", 10_000);
+    await store.namespace<string>(`${ns}-b`).set("same", "b", 10_000);
+
+    expect(await store.namespace<string>(`${ns}-a`).get("same")).toBe("a");
+    expect(await store.namespace<string>(`${ns}-b`).get("same")).toBe("b");
+  });
+
+  it("answers a ping", async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe("Store on an unreachable Redis", () => {
+  let store: Store;
+  beforeAll(async () => {
+    const port = await closedPort();
+    store = new Store({ redisUrl: `redis://127.0.0.1:${port}`, operationTimeoutMs: 500, onError: () => {} });
+  });
+  afterAll(() => store.close());
+
+  it("fails reads, writes and deletes with StoreError instead of answering 'nothing there'", async () => {
+    const entries = store.namespace<string>("unreachable");
+
+    await expect(entries.get("k")).rejects.toBeInstanceOf(StoreError);
+    await expect(entries.set("k", "v", 1_000)).rejects.toBeInstanceOf(StoreError);
+    await expect(entries.delete("k")).rejects.toBeInstanceOf(StoreError);
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it("fails within its operation deadline", async () => {
+    const started = Date.now();
+
+    await expect(store.namespace<string>("unreachable").get("k")).rejects.toBeInstanceOf(StoreError);
+
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe("ExpiringMemoryStore", () => {
+  it("drops expired entries on a sweep, without anyone reading them", async () => {
+    const memory = new ExpiringMemoryStore(60_000);
+    memory.set("gone", "v", 20);
+    memory.set("kept", "v", 60_000);
+    memory.set("forever", "v");
+
+    await sleep(60);
+    memory.sweep();
+
+    expect(memory.size).toBe(2);
+    expect(memory.get("kept")).toBe("v");
+    expect(memory.get("forever")).toBe("v");
+    memory.close();
+  });
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
