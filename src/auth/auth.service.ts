@@ -60,11 +60,17 @@ export class AuthService {
   /** Spine A001: a session from a smartcard token. Not usable for e-RS work until a role is selected. */
   async createSpineSession(smartcardToken: string): Promise<SessionPayloadView> {
     const spineSession = await this.spine.createSession(smartcardToken).catch(refusedAs("The smartcard token was not accepted by Spine."));
-    const { token, session } = await this.sessions.open({
-      credential: { provider: AuthProvider.SPINE, sessionKey: spineSession.sessionKey, smartcardToken },
-      user: spineSession.user,
-      permission: spineSession.permission,
-    });
+    const { token, session } = await this.sessions
+      .open({
+        credential: { provider: AuthProvider.SPINE, sessionKey: spineSession.sessionKey, smartcardToken },
+        user: spineSession.user,
+        permission: spineSession.permission,
+      })
+      .catch(async (error: unknown) => {
+        // Nobody can ever present this Spine session again: close it rather than leave it open.
+        await this.spine.endSession(spineSession.sessionKey).catch(() => undefined);
+        throw error;
+      });
     return { token, session: this.#view(session, session.record.user) };
   }
 

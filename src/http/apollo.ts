@@ -49,6 +49,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     formatError: maskError,
+    // The gateway owns shutdown (src/main.ts): Apollo's own handler would stop the server and
+    // re-raise the signal before the requests in progress had finished.
+    stopOnTerminationSignals: false,
     plugins: [
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       outcomePlugin,
@@ -62,23 +65,25 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
  * else a generic INTERNAL_SERVER_ERROR.
  */
 export function maskError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  const known = toPublicError(original);
-  if (known !== undefined) {
-    return { message: known.message, locations: formatted.locations, path: formatted.path, extensions: { ...known.extensions, code: known.code } };
-  }
-  const code = formatted.extensions?.code;
-  if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) {
+  const { code, message, extensions } = classify(error, formatted.message, formatted.extensions?.code);
+  return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
+}
+
+/** What an error is, in the contract's words; `unexpected` ones are logged in full, answered generically. */
+function classify(
+  error: unknown,
+  message: string,
+  requestCode: unknown,
+): { code: string; message: string; extensions: Record<string, unknown>; unexpected: boolean } {
+  const known = toPublicError(unwrapResolverError(error));
+  if (known !== undefined) return { ...known, unexpected: false };
+  if (typeof requestCode === "string" && REQUEST_ERROR_CODES.has(requestCode)) {
     // An argument literal of the wrong shape or with unknown fields is bad input in the
     // contract's words, though GraphQL finds it while validating the document.
-    const badArgument = code === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && (error.nodes ?? []).some(isValueNode);
-    return {
-      message: withoutEchoedValues(formatted.message),
-      locations: formatted.locations,
-      extensions: { code: badArgument ? ErrorCode.BAD_USER_INPUT : code },
-    };
+    const badArgument = requestCode === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && (error.nodes ?? []).some(isValueNode);
+    return { code: badArgument ? ErrorCode.BAD_USER_INPUT : requestCode, message: withoutEchoedValues(message), extensions: {}, unexpected: false };
   }
-  return { message: "Internal server error.", locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: "Internal server error.", extensions: {}, unexpected: true };
 }
 
 function isValueNode(node: ASTNode): boolean {
@@ -90,13 +95,20 @@ function isValueNode(node: ASTNode): boolean {
  * `found 123`, `non string value: 123`). Those values can be passwords or tokens.
  */
 export function withoutEchoedValues(message: string): string {
-  const variable = /^(Variable "\$[^"]+") got invalid value .*?(?: at "([^"]+)")?; ([\s\S]*)$/.exec(message);
-  if (variable !== null) {
-    const [, subject, at, reason] = variable;
-    const safeReason = /^(Field "[^"]+" is not defined by type "[^"]+"|Field "[^"]+" of required type "[^"]+" was not provided|Expected non-nullable type "[^"]+" not to be null)\.?/.exec(reason ?? "");
-    return `${subject} got an invalid value${at === undefined ? "" : ` at "${at}"`}${safeReason === null ? "." : `; ${safeReason[0].replace(/\.?$/, ".")}`}`;
+  if (!message.startsWith("Variable \"$")) {
+    return message.replace(/, found [\s\S]*$/, ".").replace(/(cannot represent a non[- ][\w ]+value): [\s\S]*$/, "$1.");
   }
-  return message.replace(/, found [\s\S]*$/, ".").replace(/(cannot represent a non[- ][\w ]+value): [\s\S]*$/, "$1.");
+  // [\s\S], not ".": an echoed value or key can hold a line break, U+2028 or U+2029.
+  const variable = /^(Variable "\$[^"]+") got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]*)$/.exec(message);
+  if (variable === null) {
+    // A message about a variable that does not read as expected may still quote its value.
+    return /^Variable "\$[^"]+" of (required |non-null )?type "[^"]+" (was not provided|must not be null)\.$/.test(message)
+      ? message
+      : `${/^Variable "\$[^"]+"/.exec(message)![0]} has an invalid value.`;
+  }
+  const [, subject, at, reason] = variable;
+  const safeReason = /^(Field "[^"]+" is not defined by type "[^"]+"|Field "[^"]+" of required type "[^"]+" was not provided|Expected non-nullable type "[^"]+" not to be null)\.?/.exec(reason ?? "");
+  return `${subject} got an invalid value${at === undefined ? "" : ` at "${at}"`}${safeReason === null ? "." : `; ${safeReason[0].replace(/\.?$/, ".")}`}`;
 }
 
 /**
@@ -113,16 +125,9 @@ const outcomePlugin: ApolloServerPlugin<GatewayContext> = {
       async didEncounterErrors({ contextValue, errors }) {
         for (const error of errors) {
           const original = unwrapResolverError(error);
-          const known = toPublicError(original);
-          const requestCode = error.extensions.code;
-          if (known !== undefined) {
-            contextValue.outcome.codes.add(known.code);
-          } else if (typeof requestCode === "string" && REQUEST_ERROR_CODES.has(requestCode)) {
-            contextValue.outcome.codes.add(requestCode);
-          } else {
-            contextValue.outcome.codes.add(ErrorCode.INTERNAL_SERVER_ERROR);
-            contextValue.log.error({ err: original }, "unexpected error, answered as INTERNAL_SERVER_ERROR");
-          }
+          const { code, unexpected } = classify(error, error.message, error.extensions.code);
+          contextValue.outcome.codes.add(code);
+          if (unexpected) contextValue.log.error({ err: original }, "unexpected error, answered as INTERNAL_SERVER_ERROR");
           if (original instanceof BackendError) {
             contextValue.log.warn(
               { backend: original.backend, endpoint: original.endpoint, failure: original.failure, status: original.status, ersCode: original.ersCode },

@@ -34,13 +34,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const requestLog = log.child({ requestId });
     let context: GatewayContext | undefined;
 
-    res.on("finish", () => {
+    // "close", not "finish": a client that hangs up before the answer still gets its line.
+    res.on("close", () => {
       // The query string is left out: a GET query's variables would be printed with it.
       requestLog.info(
         {
           method: req.method,
           path,
           status: res.statusCode,
+          aborted: res.writableFinished ? undefined : true,
           operation: context?.outcome.operation ?? undefined,
           outcome: context === undefined ? undefined : [...context.outcome.codes].join(",") || (res.statusCode < 400 ? "OK" : "BAD_REQUEST"),
           durationMs: Math.round((performance.now() - started) * 10) / 10,

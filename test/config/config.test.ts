@@ -1,0 +1,156 @@
+import { describe, expect, it } from "@jest/globals";
+import { ConfigError, loadConfig, type GatewayConfig } from "../../src/config/config.js";
+
+const SIMULATORS = { asid: "999000000001", clientId: "sim-client", apiToken: "sim-api-token" };
+
+/** Settings that are valid together with a real IdP and Spine; each bad case changes one of them. */
+const REAL_BACKENDS = {
+  SPINE_URL: "https://ers.example.nhs.uk/ers-api",
+  SPINE_ASID: "200000000220",
+  IDP_URL: "https://idp.example.org",
+  IDP_CLIENT_ID: "100042",
+  IDP_API_TOKEN: "org-api-token",
+};
+
+/** The ConfigError `loadConfig` throws for `env`; fails the test when it throws nothing or something else. */
+function refusal(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env, SIMULATORS);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults, and the simulators' credentials, when nothing is set", () => {
+    const config = loadConfig({}, SIMULATORS);
+
+    const expected: GatewayConfig = {
+      port: 4000,
+      host: "127.0.0.1",
+      production: false,
+      spine: { url: undefined, asid: "999000000001", timeoutMs: 5_000 },
+      idp: { url: undefined, clientId: "sim-client", apiToken: "sim-api-token", timeoutMs: 5_000, timeZone: "UTC" },
+      redisUrl: undefined,
+      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000 },
+      userInfoTtlMs: 60_000,
+      logLevel: "info",
+    };
+    expect(config).toEqual(expected);
+  });
+
+  it("treats empty and blank settings as unset", () => {
+    const blank = { PORT: "", HOST: " ", SPINE_URL: "", IDP_URL: "  ", REDIS_URL: "", LOG_LEVEL: "", SESSION_IDLE_TIMEOUT_SECONDS: " " };
+
+    expect(loadConfig(blank, SIMULATORS)).toEqual(loadConfig({}, SIMULATORS));
+  });
+
+  it("reads every setting that is given", () => {
+    const config = loadConfig(
+      {
+        ...REAL_BACKENDS,
+        PORT: "8080",
+        HOST: "0.0.0.0",
+        NODE_ENV: "production",
+        SPINE_TIMEOUT_MS: "2500",
+        IDP_TIMEOUT_MS: "10000",
+        IDP_TIME_ZONE: "Asia/Dhaka",
+        REDIS_URL: "redis://cache.internal:6379/2",
+        SESSION_IDLE_TIMEOUT_SECONDS: "600",
+        SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600",
+        USER_INFO_CACHE_TTL_SECONDS: "0",
+        LOG_LEVEL: "warn",
+      },
+      SIMULATORS,
+    );
+
+    const expected: GatewayConfig = {
+      port: 8080,
+      host: "0.0.0.0",
+      production: true,
+      spine: { url: "https://ers.example.nhs.uk/ers-api/", asid: "200000000220", timeoutMs: 2_500 },
+      idp: { url: "https://idp.example.org/", clientId: "100042", apiToken: "org-api-token", timeoutMs: 10_000, timeZone: "Asia/Dhaka" },
+      redisUrl: "redis://cache.internal:6379/2",
+      sessions: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 },
+      userInfoTtlMs: 0,
+      logLevel: "warn",
+    };
+    expect(config).toEqual(expected);
+  });
+
+  it("accepts PORT 0 (any free port) and rediss:// for REDIS_URL", () => {
+    const config = loadConfig({ PORT: "0", REDIS_URL: "rediss://user:secret@cache.internal:6380" }, SIMULATORS);
+
+    expect(config.port).toBe(0);
+    expect(config.redisUrl).toBe("rediss://user:secret@cache.internal:6380");
+  });
+
+  it("ends a backend URL with exactly one slash, so the contracts' relative paths join onto it", () => {
+    const withSlash = loadConfig({ ...REAL_BACKENDS, SPINE_URL: "http://spine.internal:9000/base/" }, SIMULATORS);
+    const withoutSlash = loadConfig({ ...REAL_BACKENDS, SPINE_URL: "http://spine.internal:9000/base" }, SIMULATORS);
+
+    expect(withSlash.spine.url).toBe("http://spine.internal:9000/base/");
+    expect(withoutSlash.spine.url).toBe("http://spine.internal:9000/base/");
+  });
+
+  it("is production only when NODE_ENV is exactly production", () => {
+    expect(loadConfig({ NODE_ENV: "production" }, SIMULATORS).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: "development" }, SIMULATORS).production).toBe(false);
+    expect(loadConfig({ NODE_ENV: "test" }, SIMULATORS).production).toBe(false);
+  });
+
+  it("allows idle and absolute timeouts to be equal", () => {
+    const config = loadConfig({ SESSION_IDLE_TIMEOUT_SECONDS: "900", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" }, SIMULATORS);
+
+    expect(config.sessions).toEqual({ idleTimeoutMs: 900_000, absoluteTimeoutMs: 900_000 });
+  });
+
+  it.each<[string, string, Record<string, string>]>([
+    ["PORT", "non-numeric", { PORT: "abc" }],
+    ["PORT", "negative", { PORT: "-1" }],
+    ["PORT", "above 65535", { PORT: "65536" }],
+    ["PORT", "fractional", { PORT: "4000.5" }],
+    ["PORT", "in exponent notation", { PORT: "4e3" }],
+    ["SPINE_URL", "not a URL", { SPINE_URL: "spine.internal" }],
+    ["SPINE_URL", "not http(s)", { SPINE_URL: "ftp://spine.internal", SPINE_ASID: "200000000220" }],
+    ["IDP_URL", "not a URL", { IDP_URL: "not a url" }],
+    ["IDP_URL", "not http(s)", { IDP_URL: "redis://idp.internal", IDP_CLIENT_ID: "100042", IDP_API_TOKEN: "t" }],
+    ["IDP_CLIENT_ID", "missing while IDP_URL is set", { IDP_URL: "https://idp.example.org", IDP_API_TOKEN: "org-api-token" }],
+    ["IDP_API_TOKEN", "missing while IDP_URL is set", { IDP_URL: "https://idp.example.org", IDP_CLIENT_ID: "100042" }],
+    ["IDP_API_TOKEN", "blank while IDP_URL is set", { IDP_URL: "https://idp.example.org", IDP_CLIENT_ID: "100042", IDP_API_TOKEN: "  " }],
+    ["SPINE_ASID", "missing while SPINE_URL is set", { SPINE_URL: "https://ers.example.nhs.uk" }],
+    ["SPINE_ASID", "not digits", { SPINE_ASID: "ASID-200000000220" }],
+    ["SPINE_ASID", "not digits with SPINE_URL set", { SPINE_URL: "https://ers.example.nhs.uk", SPINE_ASID: "2000 0000 0220" }],
+    ["REDIS_URL", "http://", { REDIS_URL: "http://cache.internal:6379" }],
+    ["REDIS_URL", "not a URL", { REDIS_URL: "cache.internal:6379" }],
+    ["LOG_LEVEL", "unknown", { LOG_LEVEL: "verbose" }],
+    ["SPINE_TIMEOUT_MS", "over 10000", { SPINE_TIMEOUT_MS: "10001" }],
+    ["SPINE_TIMEOUT_MS", "zero", { SPINE_TIMEOUT_MS: "0" }],
+    ["IDP_TIMEOUT_MS", "over 10000", { IDP_TIMEOUT_MS: "60000" }],
+    ["IDP_TIMEOUT_MS", "non-numeric", { IDP_TIMEOUT_MS: "5s" }],
+    ["SESSION_IDLE_TIMEOUT_SECONDS", "longer than the absolute timeout", { SESSION_IDLE_TIMEOUT_SECONDS: "7200", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600" }],
+    ["SESSION_IDLE_TIMEOUT_SECONDS", "zero", { SESSION_IDLE_TIMEOUT_SECONDS: "0" }],
+    ["SESSION_ABSOLUTE_TIMEOUT_SECONDS", "non-numeric", { SESSION_ABSOLUTE_TIMEOUT_SECONDS: "12h" }],
+    ["USER_INFO_CACHE_TTL_SECONDS", "negative", { USER_INFO_CACHE_TTL_SECONDS: "-5" }],
+    ["IDP_TIME_ZONE", "not an IANA zone", { IDP_TIME_ZONE: "Mars/Olympus_Mons" }],
+    ["IDP_TIME_ZONE", "an offset, not a zone", { IDP_TIME_ZONE: "GMT+6" }],
+  ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
+    const error = refusal(env);
+
+    expect(error.setting).toBe(setting);
+    expect(error.message.startsWith(`${setting}: `)).toBe(true);
+    // Says what was expected, beyond the name.
+    expect(error.message.length).toBeGreaterThan(setting.length + 10);
+  });
+
+  it("names what was expected, not the value given (values may be secrets)", () => {
+    const secret = "s3cr3t-in-a-url";
+
+    const error = refusal({ REDIS_URL: `http://user:${secret}@cache.internal:6379` });
+
+    expect(error.message).not.toContain(secret);
+    expect(error.message).toMatch(/redis:\/\//);
+  });
+});

@@ -1,0 +1,305 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { loadConfig } from "../../src/config/config.js";
+import { startGateway, type RunningGateway } from "../../src/gateway.js";
+import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
+import { storeKeyOf } from "../../src/sessions/session-token.js";
+import {
+  CreateSessionDocument,
+  MeAndSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
+import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
+import { describeWithRedis, freePort, REDIS_SERVER_AVAILABLE, RedisInspector, RedisServer } from "../support/redis.js";
+
+const IDLE_MS = 600_000;
+const HELD_ROLE = { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" };
+const WELL_FORMED_TOKEN = "A".repeat(43);
+
+/** Runs `work` and says how long it took, in milliseconds. */
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - started };
+}
+
+describeWithRedis("Session store on Redis", (redisUrl) => {
+  let stack: Stack;
+  let redis: RedisInspector;
+  let second: RunningGateway | undefined;
+  const issued: string[] = [];
+  beforeAll(async () => {
+    stack = await Stack.start({ env: { REDIS_URL: redisUrl, SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE_MS / 1000), SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" } });
+    redis = await RedisInspector.connect(redisUrl);
+  });
+  afterEach(async () => {
+    await redis.forget(issued.splice(0));
+  });
+  afterAll(async () => {
+    await second?.close();
+    await stack?.close();
+    await redis?.close();
+  });
+
+  /** A gateway of its own on the same Redis and the same simulators: another instance behind the load balancer. */
+  async function secondGateway(): Promise<RunningGateway> {
+    const config = loadConfig(
+      {
+        PORT: "0",
+        SPINE_URL: stack.spine.url,
+        SPINE_ASID: SPINE_DEMO.asid,
+        IDP_URL: stack.idp.url,
+        IDP_CLIENT_ID: IDP_DEMO.clientId,
+        IDP_API_TOKEN: IDP_DEMO.apiToken,
+        REDIS_URL: redisUrl,
+        LOG_LEVEL: "silent",
+      },
+      { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken },
+    );
+    second = await startGateway({ ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } }, { now: stack.clock.now });
+    return second;
+  }
+
+  async function ttlOf(key: string): Promise<number> {
+    return redis.client.pTTL(key);
+  }
+
+  it("runs the Spine flow with the session in Redis under session::<hash>, with a TTL of at most the idle timeout", async () => {
+    const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    const first = created.data!.createSession.token!;
+    issued.push(first);
+    const firstKey = RedisInspector.sessionKey(first);
+    expect(await redis.client.exists(firstKey)).toBe(1);
+    expect(await ttlOf(firstKey)).toBeGreaterThan(0);
+    expect(await ttlOf(firstKey)).toBeLessThanOrEqual(IDLE_MS);
+
+    const selected = await stack.execute(SelectRoleDocument, HELD_ROLE, { token: first });
+    const rotated = selected.data!.selectRole.token!;
+    issued.push(rotated);
+    const rotatedKey = RedisInspector.sessionKey(rotated);
+    expect(await redis.client.exists(firstKey)).toBe(0);
+    expect(await redis.client.exists(rotatedKey)).toBe(1);
+    expect(await ttlOf(rotatedKey)).toBeGreaterThan(0);
+    expect(await ttlOf(rotatedKey)).toBeLessThanOrEqual(IDLE_MS);
+
+    const me = await stack.execute(MeAndSessionDocument, {}, { token: rotated });
+    expect(me.errors).toBeUndefined();
+    expect(me.data).toMatchObject({ me: { id: "spine:555020964101" }, session: { roleSelected: true } });
+
+    const signout = await stack.execute(SignoutDocument, {}, { token: rotated });
+    expect(signout.data).toEqual({ signout: true });
+    expect(await redis.client.exists(rotatedKey)).toBe(0);
+    expect((await stack.execute(MeDocument, {}, { token: rotated })).data!.me).toBeNull();
+  });
+
+  it("runs the IdP sign-in with the session and the cached user info in Redis, each with a TTL", async () => {
+    const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
+    const token = signedIn.data!.signin.token!;
+    issued.push(token);
+
+    const me = await stack.execute(MeDocument, {}, { token });
+
+    expect(me.errors).toBeUndefined();
+    expect(me.data!.me?.id).toMatch(/^idp:/);
+    const sessionKey = RedisInspector.sessionKey(token);
+    expect(await ttlOf(sessionKey)).toBeGreaterThan(0);
+    expect(await ttlOf(sessionKey)).toBeLessThanOrEqual(IDLE_MS);
+    const stored = JSON.parse((await redis.client.get(sessionKey))!) as { value: { credential: { accessToken: string } } };
+    const userInfoKey = `userinfo::${storeKeyOf(stored.value.credential.accessToken)}`;
+    expect(await ttlOf(userInfoKey)).toBeGreaterThan(0);
+    expect(await ttlOf(userInfoKey)).toBeLessThanOrEqual(60_000);
+  });
+
+  it("writes a session under its namespace only: session::<hash>, with no other copy or index of the hash", async () => {
+    const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
+    const tokens = [created.data!.createSession.token!, signedIn.data!.signin.token!];
+    issued.push(...tokens);
+
+    for (const token of tokens) {
+      expect(await redis.keys(`*${storeKeyOf(token)}*`)).toEqual([`session::${storeKeyOf(token)}`]);
+    }
+  });
+
+  it("moves the Redis TTL with the session's expiry, capped by the absolute timeout", async () => {
+    const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    const token = created.data!.createSession.token!;
+    issued.push(token);
+    const key = RedisInspector.sessionKey(token);
+
+    stack.clock.advance(500_000);
+    const me = await stack.execute(MeDocument, {}, { token });
+
+    expect(me.data!.me?.id).toBe("spine:555020964101");
+    // Touched 500 s in: idle would allow 600 s more, the absolute limit (900 s) allows 400 s.
+    const ttl = await ttlOf(key);
+    expect(ttl).toBeGreaterThan(395_000);
+    expect(ttl).toBeLessThanOrEqual(400_000);
+  });
+
+  it("shares sessions between gateways on the same Redis: opened on one, used and ended on another", async () => {
+    const other = await secondGateway();
+    const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    const token = created.data!.createSession.token!;
+    issued.push(token);
+    const ask = (query: string): Promise<{ data?: { me: { id: string } | null; signout?: boolean } }> =>
+      fetch(`${other.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+      }).then((response) => response.json() as never);
+
+    expect((await ask("{ me { id } }")).data).toEqual({ me: { id: "spine:555020964101" } });
+
+    expect((await ask("mutation { signout }")).data).toEqual({ signout: true });
+    expect((await stack.execute(MeDocument, {}, { token })).data!.me).toBeNull();
+  });
+});
+
+describe("Session store unreachable (REDIS_URL at a closed port): the gateway fails closed", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
+  });
+  afterAll(() => stack.close());
+
+  it("answers createSession with STORE_UNAVAILABLE within 3 s", async () => {
+    const { result, ms } = await timed(() => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }));
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+    expect(result.data).toBeNull();
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it("closes the Spine session it could not store (A003), so none is left open at Spine", async () => {
+    stack.spine.resetCalls();
+
+    await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+
+    const [created] = stack.spine.calls("A001");
+    const closed = stack.spine.calls("A003");
+    expect(created).toBeDefined();
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.headers["http_x_session_key"]).toBe(closed[0]!.path.split("/").pop());
+  });
+
+  it("answers signin with STORE_UNAVAILABLE within 3 s", async () => {
+    const { result, ms } = await timed(() => stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }));
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it("answers me with a well-formed token with STORE_UNAVAILABLE, not with null, within 3 s", async () => {
+    const { result, ms } = await timed(() => stack.execute(MeDocument, {}, { token: WELL_FORMED_TOKEN }));
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+    expect(result.errors![0]!.path).toEqual(["me"]);
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it("answers selectRole with STORE_UNAVAILABLE, not UNAUTHENTICATED, and calls no backend", async () => {
+    stack.spine.resetCalls();
+
+    const result = await stack.execute(SelectRoleDocument, HELD_ROLE, { token: WELL_FORMED_TOKEN });
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+    expect(stack.spine.calls("A002")).toHaveLength(0);
+  });
+
+  it("answers signout with STORE_UNAVAILABLE, not false", async () => {
+    const result = await stack.execute(SignoutDocument, {}, { token: WELL_FORMED_TOKEN });
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+  });
+
+  it("still answers me without a token, or with a malformed one, with null: no store read is needed", async () => {
+    const none = await stack.execute(MeDocument, {});
+    const malformed = await stack.execute(MeDocument, {}, { token: "not-a-token" });
+
+    expect(none.errors).toBeUndefined();
+    expect(none.data).toEqual({ me: null });
+    expect(malformed.errors).toBeUndefined();
+    expect(malformed.data).toEqual({ me: null });
+  });
+
+  it("names store as down in /readyz (503) within 2.5 s", async () => {
+    const { result: response, ms } = await timed(() => fetch(`${stack.url}/readyz`));
+
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { down: string[]; checks: Record<string, string> };
+    expect(body.down).toEqual(["store"]);
+    expect(body.checks).toEqual({ store: "down", spine: "up", idp: "up" });
+    expect(ms).toBeLessThan(2_500);
+  });
+});
+
+if (!REDIS_SERVER_AVAILABLE) {
+  console.warn("SKIPPED: Redis restart tests — redis-server is not on PATH");
+}
+const describeWithRedisServer = REDIS_SERVER_AVAILABLE ? describe : describe.skip;
+
+describeWithRedisServer("Session store when Redis goes away and comes back (a private redis-server)", () => {
+  let server: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    stack = await Stack.start({ env: { REDIS_URL: server.url } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await server?.kill();
+  });
+  beforeEach(async () => {
+    // Each test starts with Redis up.
+    if (!(await up())) await server.restart();
+  });
+
+  async function up(): Promise<boolean> {
+    const response = await fetch(`${stack.url}/readyz`);
+    return response.status === 200;
+  }
+
+  async function open(): Promise<string> {
+    const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    expect(created.errors).toBeUndefined();
+    return created.data!.createSession.token!;
+  }
+
+  it("fails closed once Redis dies: me answers STORE_UNAVAILABLE within 3 s and readiness names the store", async () => {
+    const token = await open();
+    expect((await stack.execute(MeDocument, {}, { token })).data!.me?.id).toBe("spine:555020964101");
+
+    await server.kill();
+    const { result, ms } = await timed(() => stack.execute(MeDocument, {}, { token }));
+
+    expect(codes(result)).toEqual(["STORE_UNAVAILABLE"]);
+    expect(ms).toBeLessThan(3_000);
+    const readiness = await fetch(`${stack.url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(((await readiness.json()) as { down: string[] }).down).toEqual(["store"]);
+  });
+
+  it("recovers when Redis is back on the same port: new sessions work again", async () => {
+    await server.kill();
+    expect(codes(await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }))).toEqual(["STORE_UNAVAILABLE"]);
+
+    await server.restart();
+    // The client reconnects with a back-off of at most 2 s.
+    const deadline = Date.now() + 8_000;
+    let created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    while (created.errors !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    }
+
+    expect(created.errors).toBeUndefined();
+    const token = created.data!.createSession.token!;
+    const me = await stack.execute(MeDocument, {}, { token });
+    expect(me.errors).toBeUndefined();
+    expect(me.data!.me?.id).toBe("spine:555020964101");
+    expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
+  });
+});
