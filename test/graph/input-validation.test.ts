@@ -156,6 +156,31 @@ describe("input validation of the mutations' arguments", () => {
     });
   });
 
+  describe("limits counted in bytes (UTF-8), not characters", () => {
+    it("refuses a password of 342 three-byte characters (1026 bytes) with BAD_USER_INPUT", async () => {
+      const password = "€".repeat(342);
+
+      const result = await stack.execute(SigninDocument, { email: idpUser.email, password });
+
+      expectRefusedWithoutEcho(result, ["€€€€"]);
+      expect(fieldsOf(result)).toEqual(["password"]);
+    });
+
+    it("passes a password of 341 three-byte characters (1023 bytes) to the IdP", async () => {
+      const result = await stack.execute(SigninDocument, { email: idpUser.email, password: "€".repeat(341) });
+
+      expect(codes(result)).toEqual(["UNAUTHENTICATED"]);
+      expect(stack.idp.calls("signin")).toHaveLength(1);
+    });
+
+    it("refuses a token of 1025 four-byte characters (4100 bytes) with BAD_USER_INPUT and calls no backend", async () => {
+      const result = await stack.execute(CreateSessionDocument, { token: "𝄞".repeat(1025) });
+
+      expectRefusedWithoutEcho(result, ["𝄞𝄞𝄞𝄞"]);
+      expect(fieldsOf(result)).toEqual(["token"]);
+    });
+  });
+
   describe("selectRole", () => {
     /** A Spine session to select a role on, so that only validation can stop A002. */
     async function spineSession(): Promise<string> {

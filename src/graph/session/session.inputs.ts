@@ -1,14 +1,13 @@
-import { IsEmail, IsNotEmpty, MaxLength } from "class-validator";
+import { IsByteLength, IsEmail, IsNotEmpty, MaxLength } from "class-validator";
 import { Field, InputType } from "type-graphql";
 
-// Limits are in characters; each one is at or under the byte limit it stands for for ASCII
-// input, which smartcard tokens, emails and most passwords are.
+// The token and password limits are in bytes (UTF-8), as the issue sets them: a limit in
+// characters would let 1024 four-byte characters through as 4 KB.
 
 @InputType({ description: "A smartcard SSO token from the NHS Identity Agent." })
 export class CreateSessionInput {
   @Field(() => String)
-  @IsNotEmpty()
-  @MaxLength(4096)
+  @IsByteLength(1, 4096)
   token!: string;
 }
 
@@ -33,7 +32,6 @@ export class SigninInput {
   email!: string;
 
   @Field(() => String)
-  @IsNotEmpty()
-  @MaxLength(1024)
+  @IsByteLength(1, 1024)
   password!: string;
 }
