@@ -1,14 +1,17 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import type { DestinationStream, Logger } from "pino";
+import { randomBytes } from "node:crypto";
 import { AuthService } from "./auth/auth.service.js";
+import { LoginThrottle } from "./auth/login-throttle.js";
 import { UserInfoCache } from "./auth/user-info.cache.js";
 import { IdpClient } from "./backends/idp/idp.client.js";
 import { SpineClient } from "./backends/spine/spine.client.js";
 import type { UpstreamCallEvent } from "./backends/upstream.js";
+import type { CircuitChange } from "./backends/resilience/circuit-breaker.js";
 import type { GatewayConfig } from "./config/config.js";
 import type { User } from "./domain/user.js";
-import { bearerToken, requestScope } from "./graph/context.js";
+import { bearerToken, clientAddress, requestScope } from "./graph/context.js";
 import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
 import { createHttpServer } from "./http/server.js";
@@ -16,7 +19,8 @@ import { createLogger } from "./logging/logger.js";
 import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
 import { SessionService } from "./sessions/session.service.js";
-import { Store } from "./store/store.js";
+import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
+import { Store, type KeyValueStore } from "./store/store.js";
 
 /** Settings with both backends' URLs known (the simulators, if any, already started). */
 export type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
@@ -50,13 +54,17 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const onCall = (event: UpstreamCallEvent): void => {
     log.debug({ upstream: event }, "upstream call");
   };
+  // An opening circuit means users of that backend are being refused at once: worth a warning.
+  const onCircuitChange = (change: CircuitChange & { backend: string }): void => {
+    log[change.to === "open" ? "warn" : "info"]({ circuit: change }, "backend circuit changed");
+  };
 
   const store = new Store({
     redisUrl: config.redisUrl,
     operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
     onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
   });
-  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall });
+  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now });
   const idp = new IdpClient({
     baseUrl: config.idp.url,
     clientId: config.idp.clientId,
@@ -64,10 +72,19 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     timeoutMs: config.idp.timeoutMs,
     timeZone: config.idp.timeZone,
     onCall,
+    onCircuitChange,
+    now,
   });
-  const sessions = new SessionService(store.namespace<SessionRecord>("session"), { ...config.sessions, now });
-  const userInfo = new UserInfoCache(idp, store.namespace<User>("userinfo"), config.userInfoTtlMs);
-  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls());
+  if (config.sessions.encryptionKey === undefined) {
+    log.warn("SESSION_ENCRYPTION_KEY is unset: stored sessions are sealed with a key of this process only (fine for the demo, not for production)");
+  }
+  const sealer = new Sealer(sealingKey(config.sessions.encryptionKey ?? randomBytes(32)), config.sessions.previousEncryptionKeys.map(sealingKey));
+  const sealed = <T>(name: string): KeyValueStore<T> =>
+    sealedStore<T>(store.namespace<string>(name), sealer, (key) => log.warn({ namespace: name, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"));
+  const sessions = new SessionService(sealed<SessionRecord>("session"), { ...config.sessions, now });
+  const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs);
+  const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
+  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle);
 
   const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
   await apollo.start();
@@ -75,11 +92,15 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const server = createHttpServer({
     apollo,
     log,
-    context: ({ requestId, authorization, log: requestLog }) => ({
+    context: ({ requestId, authorization, peer, forwardedFor, log: requestLog }) => ({
       requestId,
       log: requestLog,
       auth,
-      scope: requestScope(sessions, userInfo, bearerToken(authorization), requestLog),
+      scope: requestScope(sessions, userInfo, {
+        token: bearerToken(authorization),
+        clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops),
+        log: requestLog,
+      }),
       outcome: { operation: null, codes: new Set() },
     }),
     readiness: async () => {

@@ -9,6 +9,7 @@ import { GatewayError } from "../errors/gateway-error.js";
 import type { InFlightCalls } from "../sessions/in-flight.js";
 import type { ActiveSession } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
+import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
 
 /** A user as the graph shows them. */
@@ -40,6 +41,8 @@ export interface RequestScope {
   forgetSession(): void;
   userInfo: DataLoader<string, User>;
   log: Logger;
+  /** The client's address, for per-address sign-in limits. */
+  clientAddress: string;
 }
 
 const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
@@ -55,11 +58,16 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly userInfo: UserInfoCache,
     private readonly inFlight: InFlightCalls,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /** Spine A001: a session from a smartcard token. Not usable for e-RS work until a role is selected. */
-  async createSpineSession(smartcardToken: string): Promise<SessionPayloadView> {
-    const spineSession = await this.spine.createSession(smartcardToken).catch(refusedAs("The smartcard token was not accepted by Spine."));
+  async createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SessionPayloadView> {
+    const spineSession = await this.#authenticate(
+      { flow: "createSession", account: smartcardToken, address: scope.clientAddress },
+      () => this.spine.createSession(smartcardToken),
+      "The smartcard token was not accepted by Spine.",
+    );
     const { token, session } = await this.sessions
       .open({
         credential: { provider: AuthProvider.SPINE, sessionKey: spineSession.sessionKey, smartcardToken },
@@ -102,8 +110,12 @@ export class AuthService {
   }
 
   /** IdP sign-in, then user info (which also warms the cache for `me`). */
-  async signin(email: string, password: string): Promise<SessionPayloadView> {
-    const accessToken = await this.idp.signin(email, password).catch(refusedAs("The email or password is not correct."));
+  async signin(scope: RequestScope, email: string, password: string): Promise<SessionPayloadView> {
+    const accessToken = await this.#authenticate(
+      { flow: "signin", account: email, address: scope.clientAddress },
+      () => this.idp.signin(email, password),
+      "The email or password is not correct.",
+    );
     // Read fresh, not from the cache: a repeated sign-in gets the same token back (idp.md),
     // and what the IdP says now (last login, groups) is what a sign-in should show.
     const user = await this.userInfo.get(accessToken, { fresh: true });
@@ -185,6 +197,27 @@ export class AuthService {
     }
   }
 
+  /**
+   * A credential check at a backend, under the sign-in limits: refused before the backend is
+   * asked when over a limit; a refusal by the backend counts as a failure, an acceptance ends
+   * the account's run of failures. Counted per call, so aliases and batches cannot dodge it.
+   */
+  async #authenticate<T>(attempt: LoginAttempt, check: () => Promise<T>, refusal: string): Promise<T> {
+    await this.throttle.check(attempt);
+    let accepted: T;
+    try {
+      accepted = await check();
+    } catch (error) {
+      if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
+        await this.throttle.failed(attempt);
+        throw new GatewayError(ErrorCode.UNAUTHENTICATED, refusal);
+      }
+      throw error;
+    }
+    await this.throttle.succeeded(attempt);
+    return accepted;
+  }
+
   async #required(scope: RequestScope): Promise<ActiveSession> {
     const current = await scope.session();
     if (current === null) throw new GatewayError(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
@@ -212,16 +245,6 @@ export class AuthService {
 
 function toUserView(user: User): UserView {
   return { ...user, id: globalUserId(user) };
-}
-
-/** A backend refusing the user's credential becomes UNAUTHENTICATED with a message for that step. */
-function refusedAs(message: string): (error: unknown) => never {
-  return (error) => {
-    if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
-      throw new GatewayError(ErrorCode.UNAUTHENTICATED, message);
-    }
-    throw error;
-  };
 }
 
 /** What may be logged of an error: its name and message, which never carry secrets here. */

@@ -1,27 +1,49 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import got, { RequestError, type Got } from "got";
 import type { AuthProvider } from "../domain/user.js";
 import { BackendError } from "../errors/backend-error.js";
+import type { CallPolicy, TransientFailure } from "./resilience/call-policy.js";
+import { CircuitBreaker, type CircuitChange } from "./resilience/circuit-breaker.js";
+import { RetryBudget, type RetryBudgetOptions } from "./resilience/retry-budget.js";
 
-/** What one finished upstream call looked like; safe to log (no URL, no header, no body). */
+/** What one attempt of an upstream call looked like; safe to log (no URL, no header, no body). */
 export interface UpstreamCallEvent {
   backend: AuthProvider;
   /** Endpoint template, e.g. `A001` or `userinfo`. */
   endpoint: string;
+  /** 1 for the first attempt, 2 for a retry. */
+  attempt: number;
   status: number | undefined;
   failure: BackendError["failure"] | undefined;
   durationMs: number;
 }
 
-export interface UpstreamOptions {
+/** What both backends' clients pass through to their Upstream: observers, the breaker's clock and settings, the retry budget. */
+export interface UpstreamTuning {
+  /** Told about every attempt when it ends, for logs and metrics. */
+  onCall?: (event: UpstreamCallEvent) => void;
+  /** Told when the backend's circuit opens, lets a probe through, or closes. */
+  onCircuitChange?: (event: CircuitChange & { backend: AuthProvider }) => void;
+  /** The breaker's clock; tests move it to end a cool-down. Default `Date.now`. */
+  now?: () => number;
+  /** Consecutive failed attempts that open the circuit; default 5. */
+  circuitFailureThreshold?: number;
+  /** How long an open circuit refuses calls before a probe; default 10 s. */
+  circuitCoolDownMs?: number;
+  /** The retry budget (retry-budget.ts); default 20 % of calls, up to 10 saved. */
+  retryBudget?: RetryBudgetOptions;
+  /** Source of the backoff jitter, in [0, 1); default `Math.random`. */
+  random?: () => number;
+}
+
+export interface UpstreamOptions extends UpstreamTuning {
   backend: AuthProvider;
   /** Base URL ending in `/`; request paths are relative to it. */
   baseUrl: string;
-  /** Whole-call limit (connect to last byte), in milliseconds. */
+  /** Budget of one call, every attempt and backoff included, in milliseconds (at most 10 s by the settings). */
   timeoutMs: number;
   /** Headers every call to this backend carries. */
   headers: Record<string, string>;
-  /** Told about every call when it ends, for logs and metrics. */
-  onCall?: (event: UpstreamCallEvent) => void;
 }
 
 export interface UpstreamRequest {
@@ -30,6 +52,8 @@ export interface UpstreamRequest {
   method: "GET" | "POST" | "PUT" | "DELETE";
   /** Path relative to the base URL, without a leading slash. */
   path: string;
+  /** How this endpoint is called: limits, retries (call-policy.ts). */
+  policy: CallPolicy;
   headers?: Record<string, string>;
   json?: unknown;
   form?: Record<string, string>;
@@ -41,33 +65,56 @@ export interface UpstreamResponse {
 }
 
 /**
- * One configured HTTP client per backend. Every call has a timeout and none is retried:
- * A001/A002/A003 and IdP sign-in/sign-out change state, and a retried user-info read
- * could double the time a user waits past the timeout. 5xx and transport failures are
- * classified here, once; each backend's client handles the statuses its contract defines.
+ * A retry is sent only if at least this share of an attempt's limit is left after the backoff:
+ * less would be an attempt set up to time out.
+ */
+const LEAST_RETRY_SHARE = 0.25;
+
+/**
+ * One configured HTTP client per backend. Each call follows its endpoint's {@link CallPolicy}
+ * within the backend's budget; the retry loop is written out here, not left to got, so that
+ * the bound on the whole call, the retry budget and the breaker are plain to see (got's own
+ * retry is off: by default it would retry A002's PUT and A003's DELETE). 5xx and transport
+ * failures are classified here, once; each backend's client handles the statuses its
+ * contract defines.
  */
 export class Upstream {
   readonly #http: Got;
   readonly #options: UpstreamOptions;
+  readonly #breaker: CircuitBreaker;
+  readonly #retryBudget: RetryBudget;
+  readonly #random: () => number;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
     this.#http = got.extend({
       prefixUrl: options.baseUrl,
       headers: options.headers,
-      timeout: { request: options.timeoutMs },
       retry: { limit: 0 },
       throwHttpErrors: false,
       followRedirect: false,
       responseType: "text",
     });
+    const { backend, onCircuitChange } = options;
+    this.#breaker = new CircuitBreaker({
+      failureThreshold: options.circuitFailureThreshold,
+      coolDownMs: options.circuitCoolDownMs,
+      now: options.now,
+      onChange: onCircuitChange === undefined ? undefined : (change) => onCircuitChange({ ...change, backend }),
+    });
+    this.#retryBudget = new RetryBudget(options.retryBudget);
+    this.#random = options.random ?? Math.random;
   }
 
   /**
    * Whether the backend answers at all (any status below 500), for readiness. It asks the
-   * base URL, which needs no credential of a user, within `timeoutMs`.
+   * base URL, which needs no credential of a user, within `timeoutMs`. An open circuit is
+   * "no" at once: users are being refused, so the instance is not ready for this backend's
+   * calls. Once the cool-down is over the network decides again, so an instance taken out of
+   * rotation comes back without waiting for a user's call to probe the circuit.
    */
   async reachable(timeoutMs: number): Promise<boolean> {
+    if (this.#breaker.state === "open") return false;
     try {
       const response = await this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } });
       return response.statusCode < 500;
@@ -76,17 +123,49 @@ export class Upstream {
     }
   }
 
+  /**
+   * Sends the request under its policy. Resolves with any answer below 500 (the client reads
+   * it); rejects with a BackendError for a timeout, a failed connection, a 5xx, or an open circuit.
+   */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const { policy } = request;
+    const deadline = performance.now() + this.#options.timeoutMs;
+    const attemptLimitMs = this.#options.timeoutMs / (1 + policy.retries);
+    this.#retryBudget.deposit();
+    for (let attempt = 1; ; attempt++) {
+      const leftMs = deadline - performance.now();
+      try {
+        return await this.#attempt(request, attempt, Math.max(1, Math.min(attemptLimitMs, leftMs)));
+      } catch (error) {
+        const waitMs = this.#random() * Math.min(policy.backoff.capMs, policy.backoff.baseMs * 2 ** (attempt - 1));
+        const retried =
+          attempt <= policy.retries &&
+          error instanceof BackendError &&
+          policy.retryOn.includes(error.failure as TransientFailure) &&
+          deadline - performance.now() - waitMs >= attemptLimitMs * LEAST_RETRY_SHARE &&
+          // Last, so a token is spent only on a retry that is really sent.
+          this.#retryBudget.withdraw();
+        if (!retried) throw error;
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  async #attempt(request: UpstreamRequest, attempt: number, limitMs: number): Promise<UpstreamResponse> {
     const { backend, onCall } = this.#options;
     const started = performance.now();
     let status: number | undefined;
     let failure: BackendError | undefined;
+    const permit = this.#breaker.admit();
     try {
+      if (permit === undefined) throw new BackendError(backend, "CIRCUIT_OPEN", request.endpoint);
+      const connectMs = Math.min(request.policy.connectTimeoutMs, limitMs);
       const response = await this.#http(request.path, {
         method: request.method,
         headers: request.headers,
         json: request.json,
         form: request.form,
+        timeout: { lookup: connectMs, connect: connectMs, secureConnect: connectMs, request: limitMs },
       }).catch((error: unknown) => {
         throw classify(backend, request.endpoint, error);
       });
@@ -94,12 +173,14 @@ export class Upstream {
       if (status >= 500) {
         throw new BackendError(backend, "SERVER_ERROR", request.endpoint, { status });
       }
+      permit.succeeded();
       return { status, body: response.body };
     } catch (error) {
       failure = error as BackendError;
+      permit?.failed();
       throw error;
     } finally {
-      onCall?.({ backend, endpoint: request.endpoint, status, failure: failure?.failure, durationMs: performance.now() - started });
+      onCall?.({ backend, endpoint: request.endpoint, attempt, status, failure: failure?.failure, durationMs: performance.now() - started });
     }
   }
 }

@@ -17,7 +17,9 @@ export type BackendFailure =
   /** The backend refused the credential it was given (IdP 401/404, Spine 403). */
   | "NOT_AUTHENTICATED"
   /** Spine 422 with an e-RS error code. */
-  | "REJECTED";
+  | "REJECTED"
+  /** Not sent: the backend's circuit is open after repeated failures (src/backends/resilience). */
+  | "CIRCUIT_OPEN";
 
 /**
  * A failed backend call. The message names the backend, the endpoint template and the

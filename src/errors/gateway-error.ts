@@ -33,6 +33,7 @@ export function toPublicError(error: unknown): { code: ErrorCode; message: strin
       case "TIMEOUT":
       case "UNREACHABLE":
       case "SERVER_ERROR":
+      case "CIRCUIT_OPEN":
         return { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: `${name} is not available right now.`, extensions };
       case "BAD_RESPONSE":
         return { code: ErrorCode.UPSTREAM_BAD_RESPONSE, message: `${name} gave an answer the gateway does not understand.`, extensions };
@@ -52,9 +53,13 @@ export function toPublicError(error: unknown): { code: ErrorCode; message: strin
   if (error instanceof ArgumentValidationError) {
     // class-validator's own errors carry the input object and the offending value
     // (a password, a smartcard token): only the field and the rule leave the gateway.
-    const fields = (error.extensions.validationErrors as Array<{ property: string; constraints?: Record<string, string> }>).map(
-      (e) => ({ field: e.property, problems: Object.values(e.constraints ?? {}) }),
-    );
+    // A validator that throws leaves no list here (type-graphql passes the thrown error on):
+    // still bad input, with nothing to say per field.
+    const reported = error.extensions.validationErrors;
+    const fields = (Array.isArray(reported) ? (reported as Array<{ property: string; constraints?: Record<string, string> }>) : []).map((e) => ({
+      field: e.property,
+      problems: Object.values(e.constraints ?? {}),
+    }));
     return { code: ErrorCode.BAD_USER_INPUT, message: "The input is not valid.", extensions: { fields } };
   }
   return undefined;

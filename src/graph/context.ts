@@ -15,7 +15,12 @@ export interface GatewayContext {
 }
 
 /** The request's session is looked up on first use and at most once, so `signin` never reads the store. */
-export function requestScope(sessions: SessionService, userInfo: UserInfoCache, token: string | undefined, log: Logger): RequestScope {
+export function requestScope(
+  sessions: SessionService,
+  userInfo: UserInfoCache,
+  request: { token: string | undefined; clientAddress: string; log: Logger },
+): RequestScope {
+  const { token, clientAddress, log } = request;
   let lookup: Promise<ActiveSession | null> | undefined;
   return {
     session: () => (lookup ??= sessions.find(token)),
@@ -24,6 +29,7 @@ export function requestScope(sessions: SessionService, userInfo: UserInfoCache, 
     },
     userInfo: userInfo.loader(),
     log,
+    clientAddress,
   };
 }
 
@@ -31,4 +37,14 @@ export function requestScope(sessions: SessionService, userInfo: UserInfoCache, 
 export function bearerToken(authorization: string | undefined): string | undefined {
   const match = authorization === undefined ? null : /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
   return match?.[1];
+}
+
+/**
+ * The client's address: the socket's peer, or, behind `trustedProxyHops` proxies that each
+ * append to X-Forwarded-For, the address the outermost trusted proxy saw. Entries further
+ * left were written by the client itself and prove nothing.
+ */
+export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trustedProxyHops: number): string {
+  const chain = [...(forwardedFor ?? "").split(",").map((entry) => entry.trim()).filter(Boolean), peer ?? "unknown"];
+  return chain[Math.max(0, chain.length - 1 - trustedProxyHops)]!;
 }

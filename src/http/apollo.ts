@@ -7,6 +7,7 @@ import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { toPublicError } from "../errors/gateway-error.js";
 import type { GatewayContext } from "../graph/context.js";
+import { MAX_TOKENS, TOO_COMPLEX, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
 /** Apollo's own codes for requests that never reached a resolver; they pass as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -47,7 +48,11 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     // Details of unexpected errors go to the log with the request id, never to the client.
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // One document per request: a JSON array of operations would multiply every per-request limit.
     allowBatchedHttpRequests: false,
+    // graphql-js stops parsing at the limit; maskError below hides the number it names.
+    parseOptions: { maxTokens: MAX_TOKENS },
+    validationRules: [complexityLimitRule, oneSensitiveMutationRule],
     formatError: maskError,
     // The gateway owns shutdown (src/main.ts): Apollo's own handler would stop the server and
     // re-raise the signal before the requests in progress had finished.
@@ -61,12 +66,13 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
 
 /**
  * The one place that decides what a client sees of an error: the contract's codes with
- * messages written for it, Apollo's request errors without echoed values, and for anything
- * else a generic INTERNAL_SERVER_ERROR.
+ * messages written for it, Apollo's request errors without echoed values (a document over the
+ * token limit as the generic complexity refusal), and for anything else a generic
+ * INTERNAL_SERVER_ERROR.
  */
 export function maskError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const { code, message, extensions } = classify(error, formatted.message, formatted.extensions?.code);
-  return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
+  const { code, message, extensions, hideLocations } = classify(error, formatted.message, formatted.extensions?.code);
+  return { message, locations: hideLocations ? undefined : formatted.locations, path: formatted.path, extensions: { ...extensions, code } };
 }
 
 /** What an error is, in the contract's words; `unexpected` ones are logged in full, answered generically. */
@@ -74,9 +80,15 @@ function classify(
   error: unknown,
   message: string,
   requestCode: unknown,
-): { code: string; message: string; extensions: Record<string, unknown>; unexpected: boolean } {
+): { code: string; message: string; extensions: Record<string, unknown>; unexpected: boolean; hideLocations?: boolean } {
   const known = toPublicError(unwrapResolverError(error));
   if (known !== undefined) return { ...known, unexpected: false };
+  if (requestCode === "GRAPHQL_PARSE_FAILED" && TOKEN_LIMIT.test(message)) {
+    // A document over the token limit is refused like one over the other limits (src/http/limits.ts),
+    // with the same words and code: the limit is not for clients to read, nor to work out from
+    // the location where the parser stopped.
+    return { code: "GRAPHQL_VALIDATION_FAILED", message: TOO_COMPLEX, extensions: {}, unexpected: false, hideLocations: true };
+  }
   if (typeof requestCode === "string" && REQUEST_ERROR_CODES.has(requestCode)) {
     // An argument literal of the wrong shape or with unknown fields is bad input in the
     // contract's words, though GraphQL finds it while validating the document.
@@ -86,17 +98,25 @@ function classify(
   return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: "Internal server error.", extensions: {}, unexpected: true };
 }
 
+/** graphql-js's parser error for a document over `maxTokens` (16.x spells it "more that"; "than" may follow). */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] \d+ tokens\b/;
+
 function isValueNode(node: ASTNode): boolean {
   return VALUE_KINDS.has(node.kind);
 }
 
 /**
  * graphql-js quotes the offending value in coercion messages (`got invalid value "hunter2"`,
- * `found 123`, `non string value: 123`). Those values can be passwords or tokens.
+ * `found 123`, `non string value: 123`) and the offending token in syntax errors (`Unexpected
+ * String "hunter2"`, from a client that pasted a password into the document unescaped). Those
+ * values can be passwords or tokens.
  */
 export function withoutEchoedValues(message: string): string {
   if (!message.startsWith("Variable \"$")) {
-    return message.replace(/, found [\s\S]*$/, ".").replace(/(cannot represent a non[- ][\w ]+value): [\s\S]*$/, "$1.");
+    return message
+      .replace(/, found [\s\S]*$/, ".")
+      .replace(/(cannot represent a non[- ][\w ]+value): [\s\S]*$/, "$1.")
+      .replace(/^(Syntax Error: Unexpected (?:Name|String|BlockString|Int|Float)) [\s\S]*$/, "$1.");
   }
   // [\s\S], not ".": an echoed value or key can hold a line break, U+2028 or U+2029.
   const variable = /^(Variable "\$[^"]+") got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]*)$/.exec(message);

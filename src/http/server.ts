@@ -10,7 +10,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export interface HttpServerOptions {
   apollo: ApolloServer<GatewayContext>;
   /** Builds the context of one GraphQL request. */
-  context: (request: { requestId: string; authorization: string | undefined; log: Logger }) => GatewayContext;
+  context: (request: {
+    requestId: string;
+    authorization: string | undefined;
+    /** The socket's peer and X-Forwarded-For, from which the client address is told. */
+    peer: string | undefined;
+    forwardedFor: string | undefined;
+    log: Logger;
+  }) => GatewayContext;
   /** The readiness of the store and the backends: names of what is down, empty when ready. */
   readiness: () => Promise<Record<string, "up" | "down">>;
   log: Logger;
@@ -53,7 +60,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
     const route = async (): Promise<void> => {
       if (path === "/graphql") {
-        context = options.context({ requestId, authorization: header(req, "authorization"), log: requestLog });
+        context = options.context({
+          requestId,
+          authorization: header(req, "authorization"),
+          peer: req.socket.remoteAddress,
+          forwardedFor: header(req, "x-forwarded-for"),
+          log: requestLog,
+        });
         await graphql(options.apollo, req, res, context);
       } else if (path === "/healthz") {
         json(res, 200, { status: "ok" });
@@ -81,9 +94,9 @@ async function graphql(apollo: ApolloServer<GatewayContext>, req: IncomingMessag
   let parsed: unknown;
   if (body.length > 0 && /^application\/(graphql-response\+)?json\b/i.test(header(req, "content-type") ?? "")) {
     try {
-      parsed = JSON.parse(body);
-    } catch {
-      return requestError(res, 400, "The request body is not valid JSON.");
+      parsed = JSON.parse(body, refuseLoneSurrogates);
+    } catch (error) {
+      return requestError(res, 400, error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.");
     }
   }
   const headers = new HeaderMap();
@@ -104,6 +117,21 @@ async function graphql(apollo: ApolloServer<GatewayContext>, req: IncomingMessag
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/** A surrogate code point on its own: no UTF-8 body can carry one, only a JSON escape (`"\\ud800"`). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+class NotUnicode extends Error {}
+
+/**
+ * JSON lets a string escape half of a surrogate pair; nothing downstream can use one (it has
+ * no UTF-8 form, and validators that encode their input throw on it), so such a body is
+ * refused before it reaches a resolver.
+ */
+function refuseLoneSurrogates(key: string, value: unknown): unknown {
+  if (LONE_SURROGATE.test(key) || (typeof value === "string" && LONE_SURROGATE.test(value))) throw new NotUnicode();
+  return value;
 }
 
 /** Reads the body up to MAX_BODY_BYTES; beyond that it stops reading and says so. */

@@ -3,7 +3,7 @@ import type { KeyValueStore } from "../store/store.js";
 import type { ActiveSession, SessionRecord } from "./session.js";
 import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
-export interface SessionServiceOptions extends SessionOptions {
+export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs"> {
   /** The clock; tests move it rather than sleep. */
   now: () => number;
 }

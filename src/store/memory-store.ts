@@ -27,6 +27,14 @@ export class ExpiringMemoryStore {
     this.#entries.set(key, { value, expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttlMs });
   }
 
+  /** Adds one to a number entry (a missing one counts as 0) and sets its TTL anew. */
+  increment(key: string, ttlMs: number): number {
+    const current = this.get(key);
+    const next = (typeof current === "number" ? current : 0) + 1;
+    this.set(key, next, ttlMs);
+    return next;
+  }
+
   delete(key: string): boolean {
     return this.#entries.delete(key);
   }

@@ -11,6 +11,21 @@ export interface KeyValueStore<T> {
   delete(key: string): Promise<void>;
 }
 
+/**
+ * Counters that many instances increment at once (rate limits). keyv has no atomic increment,
+ * and a read-then-write across instances would lose counts under exactly the load a limit is
+ * for, so on Redis these use INCR directly (same client, same `<name>::<key>` key scheme).
+ */
+export interface CounterStore {
+  /** Adds one and returns the new count; the counter lives `ttlMs` from this increment. */
+  increment(key: string, ttlMs: number): Promise<number>;
+  get(key: string): Promise<number>;
+  delete(key: string): Promise<void>;
+}
+
+/** INCR and its expiry in one step, so a counter can never be left without one. */
+const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
+
 export interface StoreOptions {
   /** `redis://` URL of a shared Redis; unset keeps everything in this process's memory. */
   redisUrl: string | undefined;
@@ -30,6 +45,8 @@ export class Store {
   readonly #redis: RedisClientType | undefined;
   readonly #namespaces = new Map<string, Keyv>();
   readonly #memoryStores: ExpiringMemoryStore[] = [];
+  #connecting: Promise<unknown> | undefined;
+  #closed = false;
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -45,6 +62,8 @@ export class Store {
         },
       }) as RedisClientType;
       this.#redis.on("error", options.onError);
+      // Connect now, so that the first requests do not race each other (and keyv) to connect.
+      void this.#connected(this.#redis).catch(() => undefined);
     }
   }
 
@@ -62,13 +81,45 @@ export class Store {
       this.#namespaces.set(name, keyv);
     }
     const store = keyv;
+    const redis = this.#redis;
+    const ready = async (): Promise<void> => {
+      if (redis !== undefined) await this.#connected(redis);
+    };
     return {
-      get: (key) => this.#run("read", () => store.get<T>(key)),
+      get: (key) => this.#run("read", async () => (await ready(), store.get<T>(key))),
       set: async (key, value, ttlMs) => {
-        await this.#run("write", () => store.set(key, value, Math.max(1, Math.ceil(ttlMs))));
+        await this.#run("write", async () => (await ready(), store.set(key, value, Math.max(1, Math.ceil(ttlMs)))));
       },
       delete: async (key) => {
-        await this.#run("delete", () => store.delete(key));
+        await this.#run("delete", async () => (await ready(), store.delete(key)));
+      },
+    };
+  }
+
+  /** Atomic counters in their own namespace. */
+  counters(name: string): CounterStore {
+    const redis = this.#redis;
+    if (redis === undefined) {
+      const memory = new ExpiringMemoryStore();
+      this.#memoryStores.push(memory);
+      return {
+        increment: async (key, ttlMs) => memory.increment(key, ttlMs),
+        get: async (key) => Number(memory.get(key) ?? 0),
+        delete: async (key) => {
+          memory.delete(key);
+        },
+      };
+    }
+    const redisKey = (key: string): string => `${name}::${key}`;
+    const connected = (): Promise<RedisClientType> => this.#connected(redis);
+    return {
+      increment: (key, ttlMs) =>
+        this.#run("write", async () =>
+          Number(await (await connected()).eval(INCREMENT_SCRIPT, { keys: [redisKey(key)], arguments: [String(Math.max(1, Math.ceil(ttlMs)))] })),
+        ),
+      get: (key) => this.#run("read", async () => Number((await (await connected()).get(redisKey(key))) ?? 0)),
+      delete: async (key) => {
+        await this.#run("delete", async () => (await connected()).del(redisKey(key)));
       },
     };
   }
@@ -78,14 +129,37 @@ export class Store {
     const redis = this.#redis;
     if (redis === undefined) return;
     await this.#run("ping", async () => {
-      if (!redis.isOpen) await redis.connect();
-      await redis.ping();
+      await (await this.#connected(redis)).ping();
     });
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const memory of this.#memoryStores) memory.close();
-    if (this.#redis?.isOpen) await this.#redis.close().catch(() => undefined);
+    const redis = this.#redis;
+    if (redis === undefined) return;
+    // close() waits for replies in flight; a client still trying to connect (Redis away) would
+    // keep trying for ever, so it is destroyed instead.
+    if (redis.isReady) await redis.close().catch(() => redis.destroy());
+    else if (redis.isOpen) redis.destroy();
+  }
+
+  /**
+   * The Redis client once connected; one connection attempt at a time. While the first
+   * connection is being made commands must wait for it: with the offline queue off they
+   * would fail at once. Later, while Redis is away, they do fail at once, as intended.
+   */
+  async #connected(redis: RedisClientType): Promise<RedisClientType> {
+    if (this.#connecting === undefined && !redis.isOpen && !this.#closed) {
+      this.#connecting = redis.connect().finally(() => {
+        this.#connecting = undefined;
+      });
+    }
+    if (this.#connecting !== undefined) await this.#connecting;
+    // Not ready (closed, or Redis away): fail here. Going on, keyv's adapter would open a
+    // connection of its own, which outlives a closed store and retries for ever.
+    if (!redis.isReady) throw new Error(this.#closed ? "store closed" : "Redis is not connected");
+    return redis;
   }
 
   #memoryKeyv(name: string): Keyv {

@@ -23,6 +23,10 @@ function refusal(env: Record<string, string | undefined>): ConfigError {
   throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
 }
 
+/** Test keys only: 32 bytes each, in the two accepted spellings. */
+const KEY_BASE64 = Buffer.alloc(32, 7).toString("base64");
+const KEY_HEX = Buffer.alloc(32, 9).toString("hex");
+
 describe("loadConfig", () => {
   it("applies the documented defaults, and the simulators' credentials, when nothing is set", () => {
     const config = loadConfig({}, SIMULATORS);
@@ -34,7 +38,17 @@ describe("loadConfig", () => {
       spine: { url: undefined, asid: "999000000001", timeoutMs: 5_000 },
       idp: { url: undefined, clientId: "sim-client", apiToken: "sim-api-token", timeoutMs: 5_000, timeZone: "UTC" },
       redisUrl: undefined,
-      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000 },
+      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000, encryptionKey: undefined, previousEncryptionKeys: [] },
+      login: {
+        maxFailuresPerAccount: 10,
+        accountWindowMs: 15 * 60_000,
+        accountLockMs: 15 * 60_000,
+        maxConsecutiveFailures: 100,
+        consecutiveMemoryMs: 24 * 3600_000,
+        maxFailuresPerAddress: 100,
+        addressWindowMs: 3600_000,
+      },
+      trustedProxyHops: 0,
       userInfoTtlMs: 60_000,
       logLevel: "info",
     };
@@ -55,9 +69,19 @@ describe("loadConfig", () => {
         HOST: "0.0.0.0",
         NODE_ENV: "production",
         SPINE_TIMEOUT_MS: "2500",
-        IDP_TIMEOUT_MS: "10000",
+        IDP_TIMEOUT_MS: "5000",
         IDP_TIME_ZONE: "Asia/Dhaka",
         REDIS_URL: "redis://cache.internal:6379/2",
+        SESSION_ENCRYPTION_KEY: KEY_BASE64,
+        SESSION_ENCRYPTION_PREVIOUS_KEYS: `${KEY_HEX}, ${KEY_BASE64}`,
+        LOGIN_MAX_FAILURES_PER_ACCOUNT: "5",
+        LOGIN_ACCOUNT_WINDOW_MINUTES: "10",
+        LOGIN_ACCOUNT_LOCK_MINUTES: "30",
+        LOGIN_MAX_CONSECUTIVE_FAILURES: "50",
+        LOGIN_CONSECUTIVE_LOCK_MINUTES: "120",
+        LOGIN_MAX_FAILURES_PER_ADDRESS: "1000",
+        LOGIN_ADDRESS_WINDOW_MINUTES: "30",
+        TRUSTED_PROXY_HOPS: "1",
         SESSION_IDLE_TIMEOUT_SECONDS: "600",
         SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600",
         USER_INFO_CACHE_TTL_SECONDS: "0",
@@ -71,9 +95,24 @@ describe("loadConfig", () => {
       host: "0.0.0.0",
       production: true,
       spine: { url: "https://ers.example.nhs.uk/ers-api/", asid: "200000000220", timeoutMs: 2_500 },
-      idp: { url: "https://idp.example.org/", clientId: "100042", apiToken: "org-api-token", timeoutMs: 10_000, timeZone: "Asia/Dhaka" },
+      idp: { url: "https://idp.example.org/", clientId: "100042", apiToken: "org-api-token", timeoutMs: 5_000, timeZone: "Asia/Dhaka" },
       redisUrl: "redis://cache.internal:6379/2",
-      sessions: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 },
+      sessions: {
+        idleTimeoutMs: 600_000,
+        absoluteTimeoutMs: 3_600_000,
+        encryptionKey: Buffer.from(KEY_BASE64, "base64"),
+        previousEncryptionKeys: [Buffer.from(KEY_HEX, "hex"), Buffer.from(KEY_BASE64, "base64")],
+      },
+      login: {
+        maxFailuresPerAccount: 5,
+        accountWindowMs: 10 * 60_000,
+        accountLockMs: 30 * 60_000,
+        maxConsecutiveFailures: 50,
+        consecutiveMemoryMs: 120 * 60_000,
+        maxFailuresPerAddress: 1000,
+        addressWindowMs: 30 * 60_000,
+      },
+      trustedProxyHops: 1,
       userInfoTtlMs: 0,
       logLevel: "warn",
     };
@@ -81,7 +120,7 @@ describe("loadConfig", () => {
   });
 
   it("accepts PORT 0 (any free port) and rediss:// for REDIS_URL", () => {
-    const config = loadConfig({ PORT: "0", REDIS_URL: "rediss://user:secret@cache.internal:6380" }, SIMULATORS);
+    const config = loadConfig({ PORT: "0", REDIS_URL: "rediss://user:secret@cache.internal:6380", SESSION_ENCRYPTION_KEY: KEY_HEX }, SIMULATORS);
 
     expect(config.port).toBe(0);
     expect(config.redisUrl).toBe("rediss://user:secret@cache.internal:6380");
@@ -104,7 +143,7 @@ describe("loadConfig", () => {
   it("allows idle and absolute timeouts to be equal", () => {
     const config = loadConfig({ SESSION_IDLE_TIMEOUT_SECONDS: "900", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" }, SIMULATORS);
 
-    expect(config.sessions).toEqual({ idleTimeoutMs: 900_000, absoluteTimeoutMs: 900_000 });
+    expect(config.sessions).toMatchObject({ idleTimeoutMs: 900_000, absoluteTimeoutMs: 900_000 });
   });
 
   it.each<[string, string, Record<string, string>]>([
@@ -126,9 +165,18 @@ describe("loadConfig", () => {
     ["REDIS_URL", "http://", { REDIS_URL: "http://cache.internal:6379" }],
     ["REDIS_URL", "not a URL", { REDIS_URL: "cache.internal:6379" }],
     ["LOG_LEVEL", "unknown", { LOG_LEVEL: "verbose" }],
-    ["SPINE_TIMEOUT_MS", "over 10000", { SPINE_TIMEOUT_MS: "10001" }],
+    ["SESSION_ENCRYPTION_KEY", "missing while REDIS_URL is set", { REDIS_URL: "redis://cache.internal:6379" }],
+    ["SESSION_ENCRYPTION_KEY", "too short", { SESSION_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }],
+    ["SESSION_ENCRYPTION_KEY", "not base64 or hex", { SESSION_ENCRYPTION_KEY: "correct horse battery staple, a passphrase" }],
+    ["SESSION_ENCRYPTION_PREVIOUS_KEYS", "holding a bad key", { SESSION_ENCRYPTION_PREVIOUS_KEYS: `${Buffer.alloc(32, 1).toString("hex")},short` }],
+    ["LOGIN_MAX_FAILURES_PER_ACCOUNT", "zero", { LOGIN_MAX_FAILURES_PER_ACCOUNT: "0" }],
+    ["LOGIN_MAX_CONSECUTIVE_FAILURES", "over the NIST cap of 100", { LOGIN_MAX_CONSECUTIVE_FAILURES: "101" }],
+    ["LOGIN_MAX_FAILURES_PER_ADDRESS", "non-numeric", { LOGIN_MAX_FAILURES_PER_ADDRESS: "many" }],
+    ["LOGIN_ACCOUNT_LOCK_MINUTES", "zero", { LOGIN_ACCOUNT_LOCK_MINUTES: "0" }],
+    ["TRUSTED_PROXY_HOPS", "over 10", { TRUSTED_PROXY_HOPS: "11" }],
+    ["SPINE_TIMEOUT_MS", "over 5000 (two calls in a row must answer within 10 s)", { SPINE_TIMEOUT_MS: "5001" }],
     ["SPINE_TIMEOUT_MS", "zero", { SPINE_TIMEOUT_MS: "0" }],
-    ["IDP_TIMEOUT_MS", "over 10000", { IDP_TIMEOUT_MS: "60000" }],
+    ["IDP_TIMEOUT_MS", "over 5000", { IDP_TIMEOUT_MS: "10000" }],
     ["IDP_TIMEOUT_MS", "non-numeric", { IDP_TIMEOUT_MS: "5s" }],
     ["SESSION_IDLE_TIMEOUT_SECONDS", "longer than the absolute timeout", { SESSION_IDLE_TIMEOUT_SECONDS: "7200", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600" }],
     ["SESSION_IDLE_TIMEOUT_SECONDS", "zero", { SESSION_IDLE_TIMEOUT_SECONDS: "0" }],

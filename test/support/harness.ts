@@ -9,6 +9,9 @@ import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 
+/** The store encryption key of every test gateway (a test value, never a deployment's). */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 42).toString("base64");
+
 /** A clock the stack shares; tests move it instead of sleeping. */
 export class TestClock {
   #offsetMs = 0;
@@ -55,6 +58,8 @@ export class Stack {
       IDP_CLIENT_ID: IDP_DEMO.clientId,
       IDP_API_TOKEN: IDP_DEMO.apiToken,
       LOG_LEVEL: "debug",
+      // A fixed key for tests: Redis-backed stacks need one, and gateways sharing a store must share it.
+      SESSION_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       ...options.env,
     };
     const config = loadConfig(env, { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });

@@ -1,22 +1,44 @@
 import { AuthProvider, type User } from "../../domain/user.js";
 import { BackendError } from "../../errors/backend-error.js";
-import { Upstream, type UpstreamCallEvent, type UpstreamResponse } from "../upstream.js";
+import { IDEMPOTENT_READ, SENT_ONCE, type CallPolicy } from "../resilience/call-policy.js";
+import { Upstream, type UpstreamTuning, type UpstreamResponse } from "../upstream.js";
 import { parseJson } from "../wire.js";
 import { parseSigninBody, parseUserInfo } from "./idp.wire.js";
 
-export interface IdpClientOptions {
+export interface IdpClientOptions extends UpstreamTuning {
   /** Base URL of the IdP, ending in `/`. */
   baseUrl: string;
   /** The organisation's `client_id`. */
   clientId: string;
   /** The organisation's API token: sent to the IdP as `X-Auth-Token`, nowhere else. */
   apiToken: string;
-  /** Whole-call limit in milliseconds. */
+  /** Budget of one call, every attempt included, in milliseconds (`IDP_TIMEOUT_MS`). */
   timeoutMs: number;
   /** IANA zone of the IdP's zone-less timestamps. */
   timeZone: string;
-  onCall?: (event: UpstreamCallEvent) => void;
 }
+
+/** How each IdP call is made (issue 4): every one within `IDP_TIMEOUT_MS`; only the read is retried. */
+const POLICY = {
+  /**
+   * Sign-in is sent once: it takes a password, and a POST retried after a lost answer is a
+   * second attempt at the IdP (towards the account's lockout there, in its audit trail).
+   */
+  signin: SENT_ONCE,
+  /**
+   * Sign-out is sent once: it ends the token for every client of the user (idp.md); a retry
+   * after a lost answer gets 401 for a token the first one ended, and the gateway session has
+   * ended whatever the IdP does.
+   */
+  signout: SENT_ONCE,
+  /**
+   * User info is a GET that changes nothing, read on every sign-in and `me`: one retry after a
+   * timeout, a failed connection or a 5xx turns a blip (a restarted IdP node, a connection the
+   * IdP's keep-alive closed) into a slower answer instead of an error. Never after a 401/404:
+   * the token is gone, asking again cannot bring it back.
+   */
+  userinfo: IDEMPOTENT_READ,
+} as const satisfies Record<string, CallPolicy>;
 
 /** The IdP's SSO API: sign-in, sign-out, user info. */
 export class IdpClient {
@@ -26,11 +48,9 @@ export class IdpClient {
   constructor(options: IdpClientOptions) {
     this.#timeZone = options.timeZone;
     this.#upstream = new Upstream({
+      ...options,
       backend: AuthProvider.IDP,
-      baseUrl: options.baseUrl,
-      timeoutMs: options.timeoutMs,
       headers: { client_id: options.clientId, "X-Auth-Token": options.apiToken, Accept: "application/json" },
-      onCall: options.onCall,
     });
   }
 
@@ -38,6 +58,7 @@ export class IdpClient {
   async signin(email: string, password: string): Promise<string> {
     const response = await this.#upstream.send({
       endpoint: "signin",
+      policy: POLICY.signin,
       method: "POST",
       path: "api/1.0/sso/signin",
       form: { email, password },
@@ -53,6 +74,7 @@ export class IdpClient {
   async signout(accessToken: string, email: string): Promise<void> {
     const response = await this.#upstream.send({
       endpoint: "signout",
+      policy: POLICY.signout,
       method: "POST",
       path: `api/1.0/sso/signout/${encodeURIComponent(accessToken)}`,
       form: { email },
@@ -64,6 +86,7 @@ export class IdpClient {
   async userInfo(accessToken: string): Promise<User> {
     const response = await this.#upstream.send({
       endpoint: "userinfo",
+      policy: POLICY.userinfo,
       method: "GET",
       path: `api/1.0/sso/token/${encodeURIComponent(accessToken)}`,
     });
@@ -71,7 +94,7 @@ export class IdpClient {
     return this.#parsed("userinfo", response, (body) => parseUserInfo(body, this.#timeZone));
   }
 
-  /** Whether the backend answers at all, for readiness. */
+  /** Whether the backend answers at all, for readiness: false at once while its circuit is open. */
   reachable(timeoutMs: number): Promise<boolean> {
     return this.#upstream.reachable(timeoutMs);
   }

@@ -1,20 +1,43 @@
 import { AuthProvider, type Permission } from "../../domain/user.js";
 import { BackendError } from "../../errors/backend-error.js";
 import { parseJson } from "../wire.js";
-import { Upstream, type UpstreamCallEvent, type UpstreamResponse } from "../upstream.js";
+import { SENT_ONCE, type CallPolicy } from "../resilience/call-policy.js";
+import { Upstream, type UpstreamTuning, type UpstreamResponse } from "../upstream.js";
 import { PROFESSIONAL_SESSION_TYPE, ersCodeOf, parseProfessionalSession, type SpineSession } from "./spine.wire.js";
 
-export interface SpineClientOptions {
+export interface SpineClientOptions extends UpstreamTuning {
   /** Base URL of the e-RS API, ending in `/`. */
   baseUrl: string;
   /** Accredited System ID, sent as `XAPI_ASID` on every call. */
   asid: string;
-  /** Whole-call limit in milliseconds. */
+  /** Budget of one call, connect to last byte, in milliseconds (`SPINE_TIMEOUT_MS`). */
   timeoutMs: number;
-  onCall?: (event: UpstreamCallEvent) => void;
 }
 
 const SESSIONS = "v1/ProfessionalSession";
+
+/**
+ * How each e-RS call is made (issue 4): every one within `SPINE_TIMEOUT_MS`, none retried.
+ * A failure is answered at once as UPSTREAM_UNAVAILABLE; the user (or the app) decides to try again.
+ */
+const POLICY = {
+  /**
+   * A001 opens a professional session: if the answer is lost on the way back, a retry would
+   * open a second one, and the first, whose key the gateway never saw, could never be closed.
+   */
+  A001: SENT_ONCE,
+  /**
+   * A002 changes the session's role: a retry after a timeout can reach Spine while it still
+   * works on the first, and which role the session ends with is then up to Spine's ordering.
+   * It is also a call the session's A003 must wait for (spine.md): one that returns, not two.
+   */
+  A002: SENT_ONCE,
+  /**
+   * A003 ends the session: a retry after a lost answer gets 403 (already ended) and blurs the
+   * log; and the gateway session has already ended whatever Spine does (auth.service.ts).
+   */
+  A003: SENT_ONCE,
+} as const satisfies Record<string, CallPolicy>;
 
 /** The e-RS professional session API: A001, A002, A003. */
 export class SpineClient {
@@ -22,12 +45,10 @@ export class SpineClient {
 
   constructor(options: SpineClientOptions) {
     this.#upstream = new Upstream({
+      ...options,
       backend: AuthProvider.SPINE,
-      baseUrl: options.baseUrl,
-      timeoutMs: options.timeoutMs,
       // The underscores are the real header names (spine.md).
       headers: { XAPI_ASID: options.asid, Accept: "application/json" },
-      onCall: options.onCall,
     });
   }
 
@@ -35,6 +56,7 @@ export class SpineClient {
   async createSession(smartcardToken: string): Promise<SpineSession> {
     const response = await this.#upstream.send({
       endpoint: "A001",
+      policy: POLICY.A001,
       method: "POST",
       path: SESSIONS,
       json: { typeInfo: PROFESSIONAL_SESSION_TYPE, token: smartcardToken },
@@ -46,6 +68,7 @@ export class SpineClient {
   async selectRole(sessionKey: string, smartcardToken: string, permission: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SpineSession> {
     const response = await this.#upstream.send({
       endpoint: "A002",
+      policy: POLICY.A002,
       method: "PUT",
       path: `${SESSIONS}/${encodeURIComponent(sessionKey)}`,
       headers: { HTTP_X_SESSION_KEY: sessionKey },
@@ -62,6 +85,7 @@ export class SpineClient {
   async endSession(sessionKey: string): Promise<void> {
     const response = await this.#upstream.send({
       endpoint: "A003",
+      policy: POLICY.A003,
       method: "DELETE",
       path: `${SESSIONS}/${encodeURIComponent(sessionKey)}`,
       headers: { HTTP_X_SESSION_KEY: sessionKey },
@@ -70,7 +94,7 @@ export class SpineClient {
     throw this.#failure("A003", response);
   }
 
-  /** Whether the backend answers at all, for readiness. */
+  /** Whether the backend answers at all, for readiness: false at once while its circuit is open. */
   reachable(timeoutMs: number): Promise<boolean> {
     return this.#upstream.reachable(timeoutMs);
   }

@@ -11,8 +11,8 @@ export class SessionResolver {
   }
 
   @Mutation(() => SessionPayload, { description: "Spine A001: open a professional session from a smartcard SSO token." })
-  createSession(@Arg("input", () => CreateSessionInput) input: CreateSessionInput, @Ctx() { auth }: GatewayContext): Promise<SessionPayload> {
-    return auth.createSpineSession(input.token);
+  createSession(@Arg("input", () => CreateSessionInput) input: CreateSessionInput, @Ctx() { auth, scope }: GatewayContext): Promise<SessionPayload> {
+    return auth.createSpineSession(scope, input.token);
   }
 
   @Mutation(() => SessionPayload, {
@@ -24,8 +24,8 @@ export class SessionResolver {
   }
 
   @Mutation(() => SessionPayload, { description: "IdP: sign in with email and password." })
-  signin(@Arg("input", () => SigninInput) input: SigninInput, @Ctx() { auth }: GatewayContext): Promise<SessionPayload> {
-    return auth.signin(input.email, input.password);
+  signin(@Arg("input", () => SigninInput) input: SigninInput, @Ctx() { auth, scope }: GatewayContext): Promise<SessionPayload> {
+    return auth.signin(scope, input.email, input.password);
   }
 
   @Mutation(() => Boolean, {
