@@ -16,6 +16,8 @@ import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logging/logger.js";
+import { AuditTrail, openAuditDestination, type AuditDestination } from "./observability/audit.js";
+import { GatewayMetrics } from "./observability/metrics.js";
 import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
 import { SessionService } from "./sessions/session.service.js";
@@ -30,6 +32,8 @@ export interface GatewayDependencies {
   now?: () => number;
   /** Where log lines go; standard output when unset. */
   logDestination?: DestinationStream;
+  /** Where audit lines go; the `AUDIT_LOG` setting's sink when unset. */
+  auditDestination?: AuditDestination;
 }
 
 export interface RunningGateway {
@@ -46,18 +50,33 @@ const STORE_OPERATION_TIMEOUT_MS = 2_000;
 const READINESS_TIMEOUT_MS = 2_000;
 /** Requests still running at shutdown get this long. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
+const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 
 /** Builds the gateway from its settings and starts listening. */
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
   const now = dependencies.now ?? Date.now;
   const log = createLogger({ level: config.logLevel, destination: dependencies.logDestination });
+  const metrics = new GatewayMetrics({ liveSessions: () => liveSessions() });
   const onCall = (event: UpstreamCallEvent): void => {
+    metrics.upstreamCall(event);
     log.debug({ upstream: event }, "upstream call");
   };
   // An opening circuit means users of that backend are being refused at once: worth a warning.
   const onCircuitChange = (change: CircuitChange & { backend: string }): void => {
+    metrics.circuit(change.backend, change.to);
     log[change.to === "open" ? "warn" : "info"]({ circuit: change }, "backend circuit changed");
   };
+  const audit = new AuditTrail({
+    destination: dependencies.auditDestination ?? openAuditDestination(config.auditLog),
+    log,
+    now,
+    spineAsid: config.spine.asid,
+    onEvent: (event, result) => {
+      metrics.auditEvent(event.event, result);
+      if (event.event === "refused.rate_limited") metrics.rateLimited(event.reason ?? "unknown");
+    },
+  });
 
   const store = new Store({
     redisUrl: config.redisUrl,
@@ -82,9 +101,18 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const sealed = <T>(name: string): KeyValueStore<T> =>
     sealedStore<T>(store.namespace<string>(name), sealer, (key) => log.warn({ namespace: name, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"));
   const sessions = new SessionService(sealed<SessionRecord>("session"), { ...config.sessions, now });
-  const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs);
+  const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
-  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle);
+  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
+  // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
+  let counted: { at: number; sessions: Promise<number> } | undefined;
+  const liveSessions = (): Promise<number> => {
+    const maxAgeMs = config.redisUrl === undefined ? 0 : LIVE_SESSIONS_REDIS_INTERVAL_MS;
+    if (counted === undefined || performance.now() - counted.at >= maxAgeMs) {
+      counted = { at: performance.now(), sessions: store.count("session").catch(() => Number.NaN) };
+    }
+    return counted.sessions;
+  };
 
   const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
   await apollo.start();
@@ -92,16 +120,18 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const server = createHttpServer({
     apollo,
     log,
+    metrics,
     context: ({ requestId, authorization, peer, forwardedFor, log: requestLog }) => ({
       requestId,
       log: requestLog,
       auth,
-      scope: requestScope(sessions, userInfo, {
+      scope: requestScope(sessions, userInfo, audit, {
         token: bearerToken(authorization),
         clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops),
+        requestId,
         log: requestLog,
       }),
-      outcome: { operation: null, codes: new Set() },
+      outcome: { operation: null, rootFields: null, codes: new Set() },
     }),
     readiness: async () => {
       const [storeUp, spineUp, idpUp] = await Promise.all([
@@ -112,7 +142,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         spine.reachable(READINESS_TIMEOUT_MS),
         idp.reachable(READINESS_TIMEOUT_MS),
       ]);
-      return { store: storeUp ? "up" : "down", spine: spineUp ? "up" : "down", idp: idpUp ? "up" : "down" };
+      return { store: storeUp ? "up" : "down", spine: spineUp ? "up" : "down", idp: idpUp ? "up" : "down", audit: audit.healthy ? "up" : "down" };
     },
   });
 
@@ -138,7 +168,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         await closed;
         clearTimeout(grace);
         await apollo.stop();
-        await store.close();
+        await Promise.all([store.close(), audit.close()]);
       })()),
   };
 }

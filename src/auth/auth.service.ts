@@ -6,8 +6,9 @@ import { AuthProvider, globalUserId, samePermission, type Permission, type User 
 import { BackendError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
+import { reasonOf, sessionFields, type AuditEventName, type AuditRequest, type AuditTrail } from "../observability/audit.js";
 import type { InFlightCalls } from "../sessions/in-flight.js";
-import type { ActiveSession } from "../sessions/session.js";
+import type { ActiveSession, SpineCredential } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
 import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
@@ -34,8 +35,8 @@ export interface SessionPayloadView {
   session: SessionView;
 }
 
-/** What a request brings to the service: its session (looked up once) and its loaders. */
-export interface RequestScope {
+/** What a request brings to the service: its session (looked up once), its loaders, and who is asking (for the audit trail). */
+export interface RequestScope extends AuditRequest {
   session(): Promise<ActiveSession | null>;
   /** Forgets the looked-up session after it ended or rotated in this request. */
   forgetSession(): void;
@@ -59,11 +60,17 @@ export class AuthService {
     private readonly userInfo: UserInfoCache,
     private readonly inFlight: InFlightCalls,
     private readonly throttle: LoginThrottle,
+    private readonly audit: AuditTrail,
   ) {}
 
   /** Spine A001: a session from a smartcard token. Not usable for e-RS work until a role is selected. */
-  async createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SessionPayloadView> {
+  createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SessionPayloadView> {
+    return this.#audited(scope, "spine.session.created", AuthProvider.SPINE, () => this.#createSpineSession(scope, smartcardToken));
+  }
+
+  async #createSpineSession(scope: RequestScope, smartcardToken: string): Promise<{ token: string; session: ActiveSession }> {
     const spineSession = await this.#authenticate(
+      scope,
       { flow: "createSession", account: smartcardToken, address: scope.clientAddress },
       () => this.spine.createSession(smartcardToken),
       "The smartcard token was not accepted by Spine.",
@@ -79,20 +86,43 @@ export class AuthService {
         await this.spine.endSession(spineSession.sessionKey).catch(() => undefined);
         throw error;
       });
-    return { token, session: this.#view(session, session.record.user) };
+    return { token, session };
   }
 
   /** Spine A002: the role must be one the user holds; the token is rotated. */
   async selectRole(scope: RequestScope, choice: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SessionPayloadView> {
-    const current = await this.#required(scope);
-    const { credential, user } = current.record;
-    if (credential.provider !== AuthProvider.SPINE) {
-      throw new GatewayError(ErrorCode.FORBIDDEN, "Roles can be selected on Spine sessions only.");
+    const requested = { businessFunction: choice.businessFunction, orgIdentifier: choice.orgIdentifier };
+    let current: ActiveSession | undefined;
+    try {
+      current = await this.#required(scope);
+      const { credential, user } = current.record;
+      if (credential.provider !== AuthProvider.SPINE) {
+        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(current.record), ...requested, reason: "NOT_A_SPINE_SESSION" });
+        throw new GatewayError(ErrorCode.FORBIDDEN, "Roles can be selected on Spine sessions only.");
+      }
+      if (!user.permissions.some((held) => samePermission(held, choice))) {
+        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(current.record), ...requested, reason: "ROLE_NOT_HELD" });
+        // Refused here, before Spine is asked: the user's roles came from Spine itself at A001.
+        throw new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission.");
+      }
+      const { token, session } = await this.#selectRole(scope, current, credential, choice);
+      this.audit.record(scope, "role.selected", "success", sessionFields(session.record));
+      return { token, session: this.#view(session, session.record.user) };
+    } catch (error) {
+      if (!(error instanceof GatewayError && error.code === ErrorCode.FORBIDDEN)) {
+        const known = current === undefined ? {} : sessionFields(current.record);
+        this.audit.record(scope, "role.selected", "failure", { ...known, ...requested, reason: reasonOf(error) });
+      }
+      throw error;
     }
-    if (!user.permissions.some((held) => samePermission(held, choice))) {
-      // Refused here, before Spine is asked: the user's roles came from Spine itself at A001.
-      throw new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission.");
-    }
+  }
+
+  async #selectRole(
+    scope: RequestScope,
+    current: ActiveSession,
+    credential: SpineCredential,
+    choice: Pick<Permission, "businessFunction" | "orgIdentifier">,
+  ): Promise<{ token: string; session: ActiveSession }> {
     let selected;
     try {
       selected = await this.inFlight.track(current.record.id, () => this.spine.selectRole(credential.sessionKey, credential.smartcardToken, choice));
@@ -104,14 +134,19 @@ export class AuthService {
       }
       throw error;
     }
-    const { token, session } = await this.sessions.rotate(current, { user: selected.user, permission: selected.permission });
+    const rotated = await this.sessions.rotate(current, { user: selected.user, permission: selected.permission });
     scope.forgetSession();
-    return { token, session: this.#view(session, session.record.user) };
+    return rotated;
   }
 
   /** IdP sign-in, then user info (which also warms the cache for `me`). */
-  async signin(scope: RequestScope, email: string, password: string): Promise<SessionPayloadView> {
+  signin(scope: RequestScope, email: string, password: string): Promise<SessionPayloadView> {
+    return this.#audited(scope, "signin", AuthProvider.IDP, () => this.#signin(scope, email, password));
+  }
+
+  async #signin(scope: RequestScope, email: string, password: string): Promise<{ token: string; session: ActiveSession }> {
     const accessToken = await this.#authenticate(
+      scope,
       { flow: "signin", account: email, address: scope.clientAddress },
       () => this.idp.signin(email, password),
       "The email or password is not correct.",
@@ -124,7 +159,7 @@ export class AuthService {
       user,
       permission: null,
     });
-    return { token, session: this.#view(session, user) };
+    return { token, session };
   }
 
   /**
@@ -160,6 +195,10 @@ export class AuthService {
       }
     }
     const storeFailure = await ended;
+    this.audit.record(scope, "signout", storeFailure === undefined ? "success" : "failure", {
+      ...sessionFields(current.record),
+      reason: storeFailure === undefined ? null : reasonOf(storeFailure),
+    });
     if (storeFailure !== undefined) throw storeFailure;
     return true;
   }
@@ -191,6 +230,7 @@ export class AuthService {
         // The IdP ended the token (expired, or signed out by another client of the same
         // user, who shares it): the gateway session ends with it.
         await Promise.all([this.#end(scope, current), this.userInfo.drop(credential.accessToken)]);
+        this.audit.record(scope, "session.expired", "success", { ...sessionFields(current.record), reason: "ENDED_BY_BACKEND" });
         return null;
       }
       throw error;
@@ -202,8 +242,16 @@ export class AuthService {
    * asked when over a limit; a refusal by the backend counts as a failure, an acceptance ends
    * the account's run of failures. Counted per call, so aliases and batches cannot dodge it.
    */
-  async #authenticate<T>(attempt: LoginAttempt, check: () => Promise<T>, refusal: string): Promise<T> {
-    await this.throttle.check(attempt);
+  async #authenticate<T>(scope: RequestScope, attempt: LoginAttempt, check: () => Promise<T>, refusal: string): Promise<T> {
+    try {
+      await this.throttle.check(attempt);
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED) {
+        const provider = attempt.flow === "signin" ? AuthProvider.IDP : AuthProvider.SPINE;
+        this.audit.record(scope, "refused.rate_limited", "failure", { provider, reason: attempt.flow });
+      }
+      throw error;
+    }
     let accepted: T;
     try {
       accepted = await check();
@@ -216,6 +264,28 @@ export class AuthService {
     }
     await this.throttle.succeeded(attempt);
     return accepted;
+  }
+
+  /**
+   * Runs a sign-in and records its audit event: success with the new session, or failure with
+   * the reason. A refusal by the sign-in limits has its own event (refused.rate_limited) only.
+   */
+  async #audited(
+    scope: RequestScope,
+    event: AuditEventName,
+    provider: AuthProvider,
+    work: () => Promise<{ token: string; session: ActiveSession }>,
+  ): Promise<SessionPayloadView> {
+    try {
+      const { token, session } = await work();
+      this.audit.record(scope, event, "success", sessionFields(session.record));
+      return { token, session: this.#view(session, session.record.user) };
+    } catch (error) {
+      if (!(error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED)) {
+        this.audit.record(scope, event, "failure", { provider, reason: reasonOf(error) });
+      }
+      throw error;
+    }
   }
 
   async #required(scope: RequestScope): Promise<ActiveSession> {

@@ -14,11 +14,14 @@ export class UserInfoCache {
   readonly #cache: KeyValueStore<User>;
   readonly #ttlMs: number;
   readonly #inFlight = new Map<string, Promise<User>>();
+  readonly #onRead: ((result: "hit" | "miss" | "bypass") => void) | undefined;
 
-  constructor(idp: IdpClient, cache: KeyValueStore<User>, ttlMs: number) {
+  /** `onRead` hears how each read that is not joined to one in flight went, for metrics. */
+  constructor(idp: IdpClient, cache: KeyValueStore<User>, ttlMs: number, onRead?: (result: "hit" | "miss" | "bypass") => void) {
     this.#idp = idp;
     this.#cache = cache;
     this.#ttlMs = ttlMs;
+    this.#onRead = onRead;
   }
 
   /**
@@ -55,7 +58,10 @@ export class UserInfoCache {
   async #load(key: string, accessToken: string, fresh: boolean): Promise<User> {
     if (this.#ttlMs > 0 && !fresh) {
       const cached = await this.#cache.get(key);
+      this.#onRead?.(cached === undefined ? "miss" : "hit");
       if (cached !== undefined) return cached;
+    } else {
+      this.#onRead?.("bypass");
     }
     const user = await this.#idp.userInfo(accessToken);
     if (this.#ttlMs > 0) await this.#cache.set(key, user, this.#ttlMs);

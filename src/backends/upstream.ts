@@ -40,7 +40,7 @@ export interface UpstreamOptions extends UpstreamTuning {
   backend: AuthProvider;
   /** Base URL ending in `/`; request paths are relative to it. */
   baseUrl: string;
-  /** Budget of one call, every attempt and backoff included, in milliseconds (at most 10 s by the settings). */
+  /** Budget of one call, every attempt and backoff included, in milliseconds (at most 5 s by the settings). */
   timeoutMs: number;
   /** Headers every call to this backend carries. */
   headers: Record<string, string>;

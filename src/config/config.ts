@@ -71,6 +71,8 @@ export interface GatewayConfig {
   userInfoTtlMs: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
+  /** Where audit events go, as JSON lines: `stderr`, `stdout` (mixed with the log: avoid) or a file path, appended to. */
+  auditLog: string;
 }
 
 /** Demo credentials of the built-in simulators; used only when the matching URL is unset. */
@@ -143,6 +145,12 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  // Standard error by default: apart from the application log (standard output) with nothing to set up.
+  const auditLog = read("AUDIT_LOG") ?? "stderr";
+  if (auditLog.endsWith("/") || auditLog.includes("\0")) {
+    throw new ConfigError("AUDIT_LOG", "expected stderr, stdout or the path of a file to append JSON lines to");
+  }
+
   const idleSeconds = integer(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, 1, 7 * 24 * 3600);
   const absoluteSeconds = integer(env, "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 3600, 1, 30 * 24 * 3600);
   if (idleSeconds > absoluteSeconds) {
@@ -192,6 +200,7 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     trustedProxyHops: integer(env, "TRUSTED_PROXY_HOPS", 0, 0, 10),
     userInfoTtlMs: integer(env, "USER_INFO_CACHE_TTL_SECONDS", 60, 0, 3600) * 1000,
     logLevel,
+    auditLog,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AuthService, RequestScope } from "../auth/auth.service.js";
 import type { UserInfoCache } from "../auth/user-info.cache.js";
+import { sessionFields, type AuditTrail } from "../observability/audit.js";
 import type { ActiveSession } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
 
@@ -10,26 +11,34 @@ export interface GatewayContext {
   log: Logger;
   auth: AuthService;
   scope: RequestScope;
-  /** Filled in as the request runs, for its log line. */
-  outcome: { operation: string | null; codes: Set<string> };
+  /**
+   * Filled in as the request runs, for its log line and metrics: the operation's name as the
+   * client gave it, its root fields (a bounded label: `me+session`), and the error codes.
+   */
+  outcome: { operation: string | null; rootFields: string | null; codes: Set<string> };
 }
 
 /** The request's session is looked up on first use and at most once, so `signin` never reads the store. */
 export function requestScope(
   sessions: SessionService,
   userInfo: UserInfoCache,
-  request: { token: string | undefined; clientAddress: string; log: Logger },
+  audit: AuditTrail,
+  request: { token: string | undefined; clientAddress: string; requestId: string; log: Logger },
 ): RequestScope {
-  const { token, clientAddress, log } = request;
+  const { token, clientAddress, requestId, log } = request;
   let lookup: Promise<ActiveSession | null> | undefined;
   return {
-    session: () => (lookup ??= sessions.find(token)),
+    session: () =>
+      (lookup ??= sessions.find(token, (record, reason) =>
+        audit.record({ requestId, clientAddress }, "session.expired", "success", { ...sessionFields(record), reason: reason.toUpperCase() }),
+      )),
     forgetSession: () => {
       lookup = Promise.resolve(null);
     },
     userInfo: userInfo.loader(),
     log,
     clientAddress,
+    requestId,
   };
 }
 

@@ -2,7 +2,16 @@ import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { GraphQLError, Kind, type ASTNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import {
+  GraphQLError,
+  Kind,
+  type ASTNode,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from "graphql";
 import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { toPublicError } from "../errors/gateway-error.js";
@@ -132,6 +141,28 @@ export function withoutEchoedValues(message: string): string {
 }
 
 /**
+ * The root fields an operation selects, sorted and joined with `+` (`me+session`): a label of
+ * few values, unlike the operation name, which the client chooses. Aliases count as the field
+ * they alias; introspection fields as `introspection`. Called once the operation passed
+ * validation, so every other name is a root field of the schema.
+ */
+export function rootFields(operation: OperationDefinitionNode, document: DocumentNode): string {
+  const names = new Set<string>();
+  const visit = (selections: SelectionSetNode): void => {
+    for (const selection of selections.selections) {
+      if (selection.kind === Kind.FIELD) names.add(selection.name.value.startsWith("__") ? "introspection" : selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
+      else {
+        const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
+        if (fragment?.kind === Kind.FRAGMENT_DEFINITION) visit(fragment.selectionSet);
+      }
+    }
+  };
+  visit(operation.selectionSet);
+  return [...names].sort().join("+");
+}
+
+/**
  * Records the operation and its outcome on the context, for the request log line, and logs
  * what an operator should see: backend and store failures (no URL, header or body: the
  * errors carry none) and, with the request id, anything unexpected.
@@ -139,8 +170,9 @@ export function withoutEchoedValues(message: string): string {
 const outcomePlugin: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ contextValue, operationName, operation }) {
+      async didResolveOperation({ contextValue, operationName, operation, document }) {
         contextValue.outcome.operation = operationName ?? operation?.name?.value ?? null;
+        contextValue.outcome.rootFields = operation === undefined ? null : rootFields(operation, document);
       },
       async didEncounterErrors({ contextValue, errors }) {
         for (const error of errors) {

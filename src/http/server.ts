@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
 import type { GatewayContext } from "../graph/context.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
 
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -21,17 +22,19 @@ export interface HttpServerOptions {
   /** The readiness of the store and the backends: names of what is down, empty when ready. */
   readiness: () => Promise<Record<string, "up" | "down">>;
   log: Logger;
+  /** Counts every GraphQL request and serves `/metrics`; without it `/metrics` is not found. */
+  metrics?: GatewayMetrics;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * The gateway's HTTP front: `/graphql` (Apollo), `/healthz`, `/readyz`. Plain node:http: the
+ * The gateway's HTTP front: `/graphql` (Apollo), `/healthz`, `/readyz`, `/metrics`. Plain node:http: the
  * measured cost of Apollo's own request pipeline dwarfs this layer, and it keeps full
  * control of body limits and of what is logged.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const { log } = options;
+  const { log, metrics } = options;
   return createServer((req, res) => {
     const started = performance.now();
     const sent = req.headers["x-request-id"];
@@ -43,6 +46,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
     // "close", not "finish": a client that hangs up before the answer still gets its line.
     res.on("close", () => {
+      const seconds = (performance.now() - started) / 1000;
+      const outcome = context === undefined ? undefined : outcomeOf(context, res.statusCode);
+      if (context !== undefined && outcome !== undefined) metrics?.request(context.outcome.rootFields ?? "unknown", outcome, seconds);
       // The query string is left out: a GET query's variables would be printed with it.
       requestLog.info(
         {
@@ -51,8 +57,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
           status: res.statusCode,
           aborted: res.writableFinished ? undefined : true,
           operation: context?.outcome.operation ?? undefined,
-          outcome: context === undefined ? undefined : [...context.outcome.codes].join(",") || (res.statusCode < 400 ? "OK" : "BAD_REQUEST"),
-          durationMs: Math.round((performance.now() - started) * 10) / 10,
+          outcome,
+          durationMs: Math.round(seconds * 10_000) / 10,
         },
         "request",
       );
@@ -70,6 +76,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
         await graphql(options.apollo, req, res, context);
       } else if (path === "/healthz") {
         json(res, 200, { status: "ok" });
+      } else if (path === "/metrics" && metrics !== undefined) {
+        const { contentType, body } = await metrics.exposition();
+        res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+        res.end(body);
       } else if (path === "/readyz") {
         const checks = await options.readiness();
         const down = Object.keys(checks).filter((name) => checks[name] === "down");
@@ -84,6 +94,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       else res.destroy();
     });
   });
+}
+
+/** OK, or the request's error codes sorted and joined (`FORBIDDEN`, `UNAUTHENTICATED,UPSTREAM_UNAVAILABLE`). */
+function outcomeOf(context: GatewayContext, status: number): string {
+  return [...context.outcome.codes].sort().join(",") || (status < 400 ? "OK" : "BAD_REQUEST");
 }
 
 async function graphql(apollo: ApolloServer<GatewayContext>, req: IncomingMessage, res: ServerResponse, context: GatewayContext): Promise<void> {

@@ -1,6 +1,9 @@
 import type { SessionOptions } from "../config/config.js";
 import type { KeyValueStore } from "../store/store.js";
 import type { ActiveSession, SessionRecord } from "./session.js";
+
+/** Which limit ended a session: unused too long, or open too long however busy. */
+export type ExpiryReason = "idle" | "absolute";
 import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
 export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs"> {
@@ -34,8 +37,12 @@ export class SessionService {
     return this.#write({ ...fields, id: newSessionId(), createdAt: now, lastSeenAt: now });
   }
 
-  /** The live session behind a token, or null (unknown, ended, idle too long, too old). */
-  async find(token: string | undefined): Promise<ActiveSession | null> {
+  /**
+   * The live session behind a token, or null (unknown, ended, idle too long, too old).
+   * `onExpired` hears of a session this lookup found past its limits (and removed); one the
+   * store has already dropped at its TTL is simply unknown.
+   */
+  async find(token: string | undefined, onExpired?: (record: SessionRecord, reason: ExpiryReason) => void): Promise<ActiveSession | null> {
     if (token === undefined || !isWellFormedToken(token)) return null;
     const key = storeKeyOf(token);
     const record = await this.#store.get(key);
@@ -44,6 +51,7 @@ export class SessionService {
     const expiresAt = this.#expiresAt(record, record.lastSeenAt);
     if (now >= expiresAt) {
       await this.#store.delete(key);
+      onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "absolute" : "idle");
       return null;
     }
     if (now - record.lastSeenAt < this.#touchIntervalMs) return { key, record, expiresAt };

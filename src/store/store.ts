@@ -45,6 +45,7 @@ export class Store {
   readonly #redis: RedisClientType | undefined;
   readonly #namespaces = new Map<string, Keyv>();
   readonly #memoryStores: ExpiringMemoryStore[] = [];
+  readonly #memoryByNamespace = new Map<string, ExpiringMemoryStore>();
   #connecting: Promise<unknown> | undefined;
   #closed = false;
 
@@ -124,6 +125,27 @@ export class Store {
     };
   }
 
+  /**
+   * How many entries a namespace holds now, for a gauge. In memory the map's size, expired
+   * entries not yet swept (up to a minute) included; on Redis a SCAN of `<name>::*`, one pass
+   * over the whole keyspace in batches: callers should not ask often.
+   */
+  async count(name: string): Promise<number> {
+    const redis = this.#redis;
+    if (redis === undefined) return this.#memoryByNamespace.get(name)?.size ?? 0;
+    return this.#run("count", async () => {
+      const client = await this.#connected(redis);
+      let cursor = "0";
+      let total = 0;
+      do {
+        const page = await client.scan(cursor, { MATCH: `${name}::*`, COUNT: 1000 });
+        cursor = String(page.cursor);
+        total += page.keys.length;
+      } while (cursor !== "0");
+      return total;
+    });
+  }
+
   /** Resolves when the store answers a round trip; rejects with StoreError otherwise. */
   async ping(): Promise<void> {
     const redis = this.#redis;
@@ -165,6 +187,7 @@ export class Store {
   #memoryKeyv(name: string): Keyv {
     const memory = new ExpiringMemoryStore();
     this.#memoryStores.push(memory);
+    this.#memoryByNamespace.set(name, memory);
     return new Keyv({ store: memory, namespace: name });
   }
 

@@ -6,6 +6,7 @@ import { UserInfoCache } from "../../src/auth/user-info.cache.js";
 import { IdpClient } from "../../src/backends/idp/idp.client.js";
 import { SpineClient } from "../../src/backends/spine/spine.client.js";
 import { StoreError } from "../../src/errors/backend-error.js";
+import { AuditTrail } from "../../src/observability/audit.js";
 import { InFlightCalls } from "../../src/sessions/in-flight.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
@@ -26,7 +27,9 @@ describe("AuthService with a session store that cannot be written", () => {
     userInfo: undefined as never,
     log: pino({ level: "silent" }),
     clientAddress: "127.0.0.1",
+    requestId: "auth-service-test",
   };
+  const auditLines: string[] = [];
 
   beforeAll(async () => {
     spine = await startSpineSimulator();
@@ -56,6 +59,7 @@ describe("AuthService with a session store that cannot be written", () => {
         addressWindowMs: 3_600_000,
         now: Date.now,
       }),
+      new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
     );
   });
   afterAll(async () => {
@@ -71,5 +75,8 @@ describe("AuthService with a session store that cannot be written", () => {
     expect(created).toBeDefined();
     expect(closed).toHaveLength(1);
     expect(closed[0]!.headers["http_x_session_key"]).toBe(closed[0]!.path.split("/").pop());
+    expect(auditLines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ event: "spine.session.created", outcome: "failure", reason: "STORE_UNAVAILABLE", asid: SPINE_DEMO.asid }),
+    ]);
   });
 });

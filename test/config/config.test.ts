@@ -51,12 +51,13 @@ describe("loadConfig", () => {
       trustedProxyHops: 0,
       userInfoTtlMs: 60_000,
       logLevel: "info",
+      auditLog: "stderr",
     };
     expect(config).toEqual(expected);
   });
 
   it("treats empty and blank settings as unset", () => {
-    const blank = { PORT: "", HOST: " ", SPINE_URL: "", IDP_URL: "  ", REDIS_URL: "", LOG_LEVEL: "", SESSION_IDLE_TIMEOUT_SECONDS: " " };
+    const blank = { PORT: "", HOST: " ", SPINE_URL: "", IDP_URL: "  ", REDIS_URL: "", LOG_LEVEL: "", AUDIT_LOG: " ", SESSION_IDLE_TIMEOUT_SECONDS: " " };
 
     expect(loadConfig(blank, SIMULATORS)).toEqual(loadConfig({}, SIMULATORS));
   });
@@ -86,6 +87,7 @@ describe("loadConfig", () => {
         SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600",
         USER_INFO_CACHE_TTL_SECONDS: "0",
         LOG_LEVEL: "warn",
+        AUDIT_LOG: "/var/log/gateway/audit.jsonl",
       },
       SIMULATORS,
     );
@@ -115,6 +117,7 @@ describe("loadConfig", () => {
       trustedProxyHops: 1,
       userInfoTtlMs: 0,
       logLevel: "warn",
+      auditLog: "/var/log/gateway/audit.jsonl",
     };
     expect(config).toEqual(expected);
   });
@@ -165,6 +168,7 @@ describe("loadConfig", () => {
     ["REDIS_URL", "http://", { REDIS_URL: "http://cache.internal:6379" }],
     ["REDIS_URL", "not a URL", { REDIS_URL: "cache.internal:6379" }],
     ["LOG_LEVEL", "unknown", { LOG_LEVEL: "verbose" }],
+    ["AUDIT_LOG", "a directory, not a file", { AUDIT_LOG: "/var/log/gateway/" }],
     ["SESSION_ENCRYPTION_KEY", "missing while REDIS_URL is set", { REDIS_URL: "redis://cache.internal:6379" }],
     ["SESSION_ENCRYPTION_KEY", "too short", { SESSION_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }],
     ["SESSION_ENCRYPTION_KEY", "not base64 or hex", { SESSION_ENCRYPTION_KEY: "correct horse battery staple, a passphrase" }],

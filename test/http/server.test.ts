@@ -392,7 +392,7 @@ describe("HTTP server: /readyz with a backend down", () => {
 
     expect(status).toBe(503);
     expect(body.down).toEqual(["idp"]);
-    expect(body.checks).toEqual({ store: "up", spine: "up", idp: "down" });
+    expect(body.checks).toEqual({ store: "up", spine: "up", idp: "down", audit: "up" });
     expect(ms).toBeLessThan(2_500);
   });
 
@@ -403,7 +403,7 @@ describe("HTTP server: /readyz with a backend down", () => {
 
     expect(status).toBe(503);
     expect(body.down).toEqual(["spine"]);
-    expect(body.checks).toEqual({ store: "up", spine: "down", idp: "up" });
+    expect(body.checks).toEqual({ store: "up", spine: "down", idp: "up", audit: "up" });
     expect(ms).toBeLessThan(2_500);
   });
 

@@ -237,7 +237,7 @@ describe("Session store unreachable (REDIS_URL at a closed port): the gateway fa
     expect(response.status).toBe(503);
     const body = (await response.json()) as { down: string[]; checks: Record<string, string> };
     expect(body.down).toEqual(["store"]);
-    expect(body.checks).toEqual({ store: "down", spine: "up", idp: "up" });
+    expect(body.checks).toEqual({ store: "down", spine: "up", idp: "up", audit: "up" });
     expect(ms).toBeLessThan(2_500);
   });
 });

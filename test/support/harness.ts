@@ -40,6 +40,8 @@ export class Stack {
   readonly clock = new TestClock();
   /** Every log line the gateway wrote, parsed. */
   readonly logs: Array<Record<string, unknown>> = [];
+  /** Every audit event the gateway wrote, parsed (unless the env names an AUDIT_LOG of its own). */
+  readonly audit: Array<Record<string, unknown>> = [];
   /** Every raw response body the gateway sent. */
   readonly responses: string[] = [];
   spine!: SpineSimulator;
@@ -65,7 +67,11 @@ export class Stack {
     const config = loadConfig(env, { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
     stack.gateway = await startGateway(
       { ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } },
-      { now: stack.clock.now, logDestination: { write: (line: string) => void stack.logs.push(JSON.parse(line) as Record<string, unknown>) } },
+      {
+        now: stack.clock.now,
+        logDestination: { write: (line: string) => void stack.logs.push(JSON.parse(line) as Record<string, unknown>) },
+        auditDestination: options.env?.["AUDIT_LOG"] === undefined ? { write: (line: string) => void stack.audit.push(JSON.parse(line) as Record<string, unknown>) } : undefined,
+      },
     );
     return stack;
   }
