@@ -1,23 +1,11 @@
 import { createHash } from "node:crypto";
+import type { LoginLimitOptions } from "../config/config.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
 import type { CounterStore, KeyValueStore } from "../store/store.js";
 
-/** Limits on failed sign-ins (OWASP Authentication and Credential Stuffing cheat sheets). */
-export interface LoginThrottleOptions {
-  /** Failures of one account within `accountWindowMs` that lock it for `accountLockMs`. */
-  maxFailuresPerAccount: number;
-  accountWindowMs: number;
-  accountLockMs: number;
-  /**
-   * Consecutive failures of one account, across windows, after which it stays locked for
-   * `consecutiveMemoryMs` (NIST SP 800-63B: no more than 100 consecutive failed attempts).
-   */
-  maxConsecutiveFailures: number;
-  consecutiveMemoryMs: number;
-  /** Failures from one client address within `addressWindowMs` after which it is refused. */
-  maxFailuresPerAddress: number;
-  addressWindowMs: number;
+/** The limits (documented where the settings are read) and the clock. */
+export interface LoginThrottleOptions extends LoginLimitOptions {
   /** The clock; tests move it rather than sleep. */
   now: () => number;
 }

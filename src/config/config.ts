@@ -41,13 +41,19 @@ export interface SessionOptions {
   previousEncryptionKeys: Buffer[];
 }
 
-/** Limits on failed sign-ins (createSession and signin); see src/auth/login-throttle.ts. */
+/** Limits on failed sign-ins, createSession and signin (OWASP Authentication and Credential Stuffing cheat sheets). */
 export interface LoginLimitOptions {
+  /** Failures of one account within `accountWindowMs` that lock it for `accountLockMs`. */
   maxFailuresPerAccount: number;
   accountWindowMs: number;
   accountLockMs: number;
+  /**
+   * Consecutive failures of one account, across windows, after which it stays locked for
+   * `consecutiveMemoryMs` (NIST SP 800-63B: no more than 100 consecutive failed attempts).
+   */
   maxConsecutiveFailures: number;
   consecutiveMemoryMs: number;
+  /** Failures from one client address within `addressWindowMs` after which it is refused. */
   maxFailuresPerAddress: number;
   addressWindowMs: number;
 }
