@@ -30,7 +30,7 @@ export function requestScope(
   return {
     session: () =>
       (lookup ??= sessions.find(token, (record, reason) =>
-        audit.record({ requestId, clientAddress }, "session.expired", "success", { ...sessionFields(record), reason: reason.toUpperCase() }),
+        audit.record({ requestId, clientAddress }, "session.expired", "success", { ...sessionFields(record), reason }),
       )),
     forgetSession: () => {
       lookup = Promise.resolve(null);

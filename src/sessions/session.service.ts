@@ -1,10 +1,10 @@
 import type { SessionOptions } from "../config/config.js";
 import type { KeyValueStore } from "../store/store.js";
 import type { ActiveSession, SessionRecord } from "./session.js";
+import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
 /** Which limit ended a session: unused too long, or open too long however busy. */
-export type ExpiryReason = "idle" | "absolute";
-import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
+export type ExpiryReason = "IDLE" | "ABSOLUTE";
 
 export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs"> {
   /** The clock; tests move it rather than sleep. */
@@ -51,7 +51,7 @@ export class SessionService {
     const expiresAt = this.#expiresAt(record, record.lastSeenAt);
     if (now >= expiresAt) {
       await this.#store.delete(key);
-      onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "absolute" : "idle");
+      onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "ABSOLUTE" : "IDLE");
       return null;
     }
     if (now - record.lastSeenAt < this.#touchIntervalMs) return { key, record, expiresAt };

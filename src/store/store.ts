@@ -44,8 +44,8 @@ export class Store {
   readonly #options: StoreOptions;
   readonly #redis: RedisClientType | undefined;
   readonly #namespaces = new Map<string, Keyv>();
-  readonly #memoryStores: ExpiringMemoryStore[] = [];
-  readonly #memoryByNamespace = new Map<string, ExpiringMemoryStore>();
+  /** In-memory stores by namespace (counters under `counters:<name>`), to count and to close. */
+  readonly #memory = new Map<string, ExpiringMemoryStore>();
   #connecting: Promise<unknown> | undefined;
   #closed = false;
 
@@ -102,7 +102,7 @@ export class Store {
     const redis = this.#redis;
     if (redis === undefined) {
       const memory = new ExpiringMemoryStore();
-      this.#memoryStores.push(memory);
+      this.#memory.set(`counters:${name}`, memory);
       return {
         increment: async (key, ttlMs) => memory.increment(key, ttlMs),
         get: async (key) => Number(memory.get(key) ?? 0),
@@ -132,7 +132,7 @@ export class Store {
    */
   async count(name: string): Promise<number> {
     const redis = this.#redis;
-    if (redis === undefined) return this.#memoryByNamespace.get(name)?.size ?? 0;
+    if (redis === undefined) return this.#memory.get(name)?.size ?? 0;
     return this.#run("count", async () => {
       const client = await this.#connected(redis);
       let cursor = "0";
@@ -157,7 +157,7 @@ export class Store {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const memory of this.#memoryStores) memory.close();
+    for (const memory of this.#memory.values()) memory.close();
     const redis = this.#redis;
     if (redis === undefined) return;
     // close() waits for replies in flight; a client still trying to connect (Redis away) would
@@ -186,8 +186,7 @@ export class Store {
 
   #memoryKeyv(name: string): Keyv {
     const memory = new ExpiringMemoryStore();
-    this.#memoryStores.push(memory);
-    this.#memoryByNamespace.set(name, memory);
+    this.#memory.set(name, memory);
     return new Keyv({ store: memory, namespace: name });
   }
 
