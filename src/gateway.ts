@@ -16,7 +16,7 @@ import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logging/logger.js";
-import { AuditTrail, openAuditDestination, type AuditDestination } from "./observability/audit.js";
+import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
 import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
@@ -34,6 +34,11 @@ export interface GatewayDependencies {
   logDestination?: DestinationStream;
   /** Where audit lines go; the `AUDIT_LOG` setting's sink when unset. */
   auditDestination?: AuditDestination;
+  /**
+   * How often sessions past their limits are looked for; 0 turns the sweep off (tests that move
+   * their clock ahead on a shared Redis would otherwise end other tests' sessions).
+   */
+  expirySweepIntervalMs?: number;
 }
 
 export interface RunningGateway {
@@ -50,6 +55,8 @@ const STORE_OPERATION_TIMEOUT_MS = 2_000;
 const READINESS_TIMEOUT_MS = 2_000;
 /** Requests still running at shutdown get this long. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** Sessions nobody comes back for are found expired (and audited) within about this long. */
+const EXPIRY_SWEEP_INTERVAL_MS = 15_000;
 /** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
 const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 
@@ -100,7 +107,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const sealer = new Sealer(sealingKey(config.sessions.encryptionKey ?? randomBytes(32)), config.sessions.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> =>
     sealedStore<T>(store.namespace<string>(name), sealer, (key) => log.warn({ namespace: name, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"));
-  const sessions = new SessionService(sealed<SessionRecord>("session"), { ...config.sessions, now });
+  const sessions = new SessionService(sealed<SessionRecord>("session"), store.expiryIndex("session"), { ...config.sessions, now });
   const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
   const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
@@ -113,6 +120,9 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     }
     return counted.sessions;
   };
+
+  const sweepIntervalMs = dependencies.expirySweepIntervalMs ?? EXPIRY_SWEEP_INTERVAL_MS;
+  const sweeper = sweepIntervalMs > 0 ? sweepExpiredSessions(sessions, audit, log, sweepIntervalMs) : undefined;
 
   const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
   await apollo.start();
@@ -149,6 +159,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   try {
     await listen(server, config.port, config.host);
   } catch (error) {
+    clearInterval(sweeper);
     await apollo.stop();
     await store.close();
     throw error;
@@ -167,10 +178,33 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await closed;
         clearTimeout(grace);
+        clearInterval(sweeper);
         await apollo.stop();
         await Promise.all([store.close(), audit.close()]);
       })()),
   };
+}
+
+/**
+ * Every so often, ends the sessions past their limits and records each expiry in the audit
+ * trail, so that a session nobody came back for is not lost from it. One sweep at a time; a
+ * store that fails is logged and tried again at the next tick.
+ */
+function sweepExpiredSessions(sessions: SessionService, audit: AuditTrail, log: Logger, intervalMs: number): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sessions
+      .expireDue((record, reason) => audit.record(NO_REQUEST, "session.expired", "success", { ...sessionFields(record), reason }))
+      .catch((error: unknown) => log.warn({ error: (error as Error)?.message }, "expired sessions could not be swept; trying again later"))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  // The sweep must not keep a process alive that has otherwise finished.
+  timer.unref();
+  return timer;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -36,15 +36,19 @@ export interface AuditEvent {
   asid: string | null;
   /** SHA-256 (hex) of the session's public id: matches across events of one session, not with client-side data. */
   sessionIdHash: string | null;
-  clientAddress: string;
-  requestId: string;
+  /** Null when no request caused the event (a session found expired by the sweep). */
+  clientAddress: string | null;
+  requestId: string | null;
 }
 
-/** What a request contributes to its audit events. */
+/** What a request contributes to its audit events; {@link NO_REQUEST} for events no request caused. */
 export interface AuditRequest {
-  requestId: string;
-  clientAddress: string;
+  requestId: string | null;
+  clientAddress: string | null;
 }
+
+/** The "request" of events the gateway notices by itself (the expiry sweep). */
+export const NO_REQUEST: AuditRequest = { requestId: null, clientAddress: null };
 
 export type AuditFields = Partial<Omit<AuditEvent, "time" | "event" | "outcome" | "asid" | "sessionIdHash" | "requestId" | "clientAddress">> & {
   /** The session's public id; hashed before it is written. */

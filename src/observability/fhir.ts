@@ -51,7 +51,7 @@ export function toFhirAuditEvent(event: AuditEvent): FhirAuditEvent {
       who: event.userId === null ? { display: "unknown user" } : { identifier: { system: USER_IDS, value: event.userId } },
       requestor: true,
       ...(event.businessFunction === null ? {} : { role: [{ coding: [{ system: BUSINESS_FUNCTIONS, code: event.businessFunction }] }] }),
-      network: { address: event.clientAddress, type: "2" },
+      ...(event.clientAddress === null ? {} : { network: { address: event.clientAddress, type: "2" } }),
     },
   ];
   if (event.orgIdentifier !== null) agent.push({ who: { identifier: { system: ODS, value: event.orgIdentifier } }, requestor: false });
@@ -72,7 +72,7 @@ export function toFhirAuditEvent(event: AuditEvent): FhirAuditEvent {
       {
         what: { identifier: { system: SESSION_ID_HASHES, value: event.sessionIdHash ?? "none" } },
         detail: [
-          { type: "requestId", valueString: event.requestId },
+          ...(event.requestId === null ? [] : [{ type: "requestId", valueString: event.requestId }]),
           ...(event.provider === null ? [] : [{ type: "provider", valueString: event.provider }]),
         ],
       },

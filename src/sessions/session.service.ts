@@ -1,10 +1,21 @@
 import type { SessionOptions } from "../config/config.js";
-import type { KeyValueStore } from "../store/store.js";
+import type { ExpiryIndex, KeyValueStore } from "../store/store.js";
 import type { ActiveSession, SessionRecord } from "./session.js";
 import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
 /** Which limit ended a session: unused too long, or open too long however busy. */
 export type ExpiryReason = "IDLE" | "ABSOLUTE";
+
+/** Told once of each session that expired, whether its token came back or a sweep found it. */
+export type ExpiryListener = (record: SessionRecord, reason: ExpiryReason) => void;
+
+/**
+ * A record outlives its session in the store by this much, so that a sweep running a little
+ * late (or an instance restarting) can still read who it was when it records the expiry.
+ */
+export const EXPIRED_RECORD_GRACE_MS = 5 * 60_000;
+/** Due sessions handled per sweep call; the rest wait for the next call. */
+const SWEEP_BATCH = 500;
 
 export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs"> {
   /** The clock; tests move it rather than sleep. */
@@ -17,6 +28,7 @@ export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeout
  */
 export class SessionService {
   readonly #store: KeyValueStore<SessionRecord>;
+  readonly #expiries: ExpiryIndex;
   readonly #options: SessionServiceOptions;
   /**
    * A lookup writes the session back (sliding its idle expiry) at most this often. Writing on
@@ -25,8 +37,9 @@ export class SessionService {
    */
   readonly #touchIntervalMs: number;
 
-  constructor(store: KeyValueStore<SessionRecord>, options: SessionServiceOptions) {
+  constructor(store: KeyValueStore<SessionRecord>, expiries: ExpiryIndex, options: SessionServiceOptions) {
     this.#store = store;
+    this.#expiries = expiries;
     this.#options = options;
     this.#touchIntervalMs = Math.min(60_000, Math.floor(options.idleTimeoutMs / 10));
   }
@@ -39,10 +52,10 @@ export class SessionService {
 
   /**
    * The live session behind a token, or null (unknown, ended, idle too long, too old).
-   * `onExpired` hears of a session this lookup found past its limits (and removed); one the
-   * store has already dropped at its TTL is simply unknown.
+   * `onExpired` hears of a session this lookup found past its limits, unless a sweep
+   * ({@link expireDue}) already did.
    */
-  async find(token: string | undefined, onExpired?: (record: SessionRecord, reason: ExpiryReason) => void): Promise<ActiveSession | null> {
+  async find(token: string | undefined, onExpired?: ExpiryListener): Promise<ActiveSession | null> {
     if (token === undefined || !isWellFormedToken(token)) return null;
     const key = storeKeyOf(token);
     const record = await this.#store.get(key);
@@ -50,15 +63,41 @@ export class SessionService {
     const now = this.#options.now();
     const expiresAt = this.#expiresAt(record, record.lastSeenAt);
     if (now >= expiresAt) {
-      await this.#store.delete(key);
-      onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "ABSOLUTE" : "IDLE");
+      await this.#expire(key, record, expiresAt, onExpired);
       return null;
     }
     if (now - record.lastSeenAt < this.#touchIntervalMs) return { key, record, expiresAt };
     const touched = { ...record, lastSeenAt: now };
     const touchedExpiry = this.#expiresAt(touched, now);
-    await this.#store.set(key, touched, touchedExpiry - now);
+    await this.#keep(key, touched, touchedExpiry);
     return { key, record: touched, expiresAt: touchedExpiry };
+  }
+
+  /**
+   * Ends the sessions whose time has come and tells `onExpired` of each: without this a
+   * session nobody came back for would leave the store at its TTL with no trace in the audit
+   * trail. Safe on many instances at once: each expiry is claimed by exactly one. Returns how
+   * many expired.
+   */
+  async expireDue(onExpired: ExpiryListener): Promise<number> {
+    const now = this.#options.now();
+    let expired = 0;
+    for (const key of await this.#expiries.due(now, SWEEP_BATCH)) {
+      const record = await this.#store.get(key);
+      if (record === undefined) {
+        // Ended, or gone past its grace while no instance ran: nothing left to tell.
+        await this.#expiries.cancel(key);
+        continue;
+      }
+      const expiresAt = this.#expiresAt(record, record.lastSeenAt);
+      if (expiresAt > now) {
+        // Used again since it was scheduled (an index write lost to a crash): not due yet.
+        await this.#expiries.schedule(key, expiresAt);
+        continue;
+      }
+      if (await this.#expire(key, record, expiresAt, onExpired)) expired += 1;
+    }
+    return expired;
   }
 
   /**
@@ -67,20 +106,35 @@ export class SessionService {
    */
   async rotate(session: ActiveSession, changes: Partial<Pick<SessionRecord, "user" | "permission">>): Promise<{ token: string; session: ActiveSession }> {
     const rotated = await this.#write({ ...session.record, ...changes, lastSeenAt: this.#options.now() });
-    await this.#store.delete(session.key);
+    await this.end(session);
     return rotated;
   }
 
   async end(session: Pick<ActiveSession, "key">): Promise<void> {
     await this.#store.delete(session.key);
+    await this.#expiries.cancel(session.key);
   }
 
   async #write(record: SessionRecord): Promise<{ token: string; session: ActiveSession }> {
     const token = newSessionToken();
     const key = storeKeyOf(token);
     const expiresAt = this.#expiresAt(record, record.lastSeenAt);
-    await this.#store.set(key, record, expiresAt - this.#options.now());
+    await this.#keep(key, record, expiresAt);
     return { token, session: { key, record, expiresAt } };
+  }
+
+  /** Stores the record until its expiry plus the grace, and schedules the expiry. */
+  async #keep(key: string, record: SessionRecord, expiresAt: number): Promise<void> {
+    await this.#store.set(key, record, expiresAt - this.#options.now() + EXPIRED_RECORD_GRACE_MS);
+    await this.#expiries.schedule(key, expiresAt);
+  }
+
+  /** Removes an expired session; tells `onExpired` if this caller was the one to claim it. */
+  async #expire(key: string, record: SessionRecord, expiresAt: number, onExpired: ExpiryListener | undefined): Promise<boolean> {
+    const claimed = await this.#expiries.claim(key);
+    await this.#store.delete(key);
+    if (claimed) onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "ABSOLUTE" : "IDLE");
+    return claimed;
   }
 
   #expiresAt(record: SessionRecord, lastSeenAt: number): number {

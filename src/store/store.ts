@@ -23,6 +23,22 @@ export interface CounterStore {
   delete(key: string): Promise<void>;
 }
 
+/**
+ * When each entry of a namespace falls due, so that one nobody asks for again is still noticed
+ * when it expires (a session's expiry is an audit event). Every instance sweeps; `claim` makes
+ * exactly one of them act on each due key.
+ */
+export interface ExpiryIndex {
+  /** Sets (or moves) the time `key` falls due, in epoch milliseconds. */
+  schedule(key: string, at: number): Promise<void>;
+  /** Forgets `key` (ended before it fell due). */
+  cancel(key: string): Promise<void>;
+  /** Up to `limit` keys due at `now`, earliest first. */
+  due(now: number, limit: number): Promise<string[]>;
+  /** Takes `key` off the index: true for exactly one caller, however many instances ask at once. */
+  claim(key: string): Promise<boolean>;
+}
+
 /** INCR and its expiry in one step, so a counter can never be left without one. */
 const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
 
@@ -46,6 +62,8 @@ export class Store {
   readonly #namespaces = new Map<string, Keyv>();
   /** In-memory stores by namespace (counters under `counters:<name>`), to count and to close. */
   readonly #memory = new Map<string, ExpiringMemoryStore>();
+  /** In-memory expiry indexes by name: key → when it falls due. */
+  readonly #memoryIndexes = new Map<string, Map<string, number>>();
   #connecting: Promise<unknown> | undefined;
   #closed = false;
 
@@ -122,6 +140,39 @@ export class Store {
       delete: async (key) => {
         await this.#run("delete", async () => (await connected()).del(redisKey(key)));
       },
+    };
+  }
+
+  /** The expiry index of a namespace: a sorted set `expiry:<name>` on Redis (ZREM tells who claimed a key). */
+  expiryIndex(name: string): ExpiryIndex {
+    const redis = this.#redis;
+    if (redis === undefined) {
+      let due = this.#memoryIndexes.get(name);
+      if (due === undefined) this.#memoryIndexes.set(name, (due = new Map()));
+      const index = due;
+      return {
+        schedule: async (key, at) => void index.set(key, at),
+        cancel: async (key) => void index.delete(key),
+        due: async (now, limit) =>
+          [...index]
+            .filter(([, at]) => at <= now)
+            .sort((a, b) => a[1] - b[1])
+            .slice(0, limit)
+            .map(([key]) => key),
+        claim: async (key) => index.delete(key),
+      };
+    }
+    const index = `expiry:${name}`;
+    const connected = (): Promise<RedisClientType> => this.#connected(redis);
+    return {
+      schedule: async (key, at) => {
+        await this.#run("write", async () => (await connected()).zAdd(index, { score: at, value: key }));
+      },
+      cancel: async (key) => {
+        await this.#run("delete", async () => (await connected()).zRem(index, key));
+      },
+      due: (now, limit) => this.#run("read", async () => (await connected()).zRange(index, "-inf", now, { BY: "SCORE", LIMIT: { offset: 0, count: limit } })),
+      claim: (key) => this.#run("delete", async () => (await (await connected()).zRem(index, key)) === 1),
     };
   }
 

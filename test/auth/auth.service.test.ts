@@ -46,7 +46,7 @@ describe("AuthService with a session store that cannot be written", () => {
     auth = new AuthService(
       new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
       idpClient,
-      new SessionService(failingWrites, { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, now: Date.now }),
+      new SessionService(failingWrites, store.expiryIndex("session"), { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, now: Date.now }),
       new UserInfoCache(idpClient, store.namespace("userinfo"), 0),
       new InFlightCalls(),
       new LoginThrottle(store.counters("login"), store.namespace("login-lock"), {

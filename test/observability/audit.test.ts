@@ -131,6 +131,51 @@ describe("audit trail of the session flows", () => {
   });
 });
 
+describe("audit trail of sessions nobody comes back for", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ env: { SESSION_IDLE_TIMEOUT_SECONDS: "600", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" }, expirySweepIntervalMs: 20 });
+  });
+  afterAll(() => stack.close());
+
+  /** Waits (briefly) until the sweep has written `count` expiry events. */
+  async function expiries(count: number): Promise<Array<Record<string, unknown>>> {
+    const deadline = Date.now() + 3_000;
+    const found = () => stack.audit.filter((line) => line.event === "session.expired");
+    while (found().length < count && Date.now() < deadline) await sleep(20);
+    await sleep(100); // and no more than that
+    return found();
+  }
+
+  it("records the expiry of each abandoned session once, when it falls due, with who and which role but no request", async () => {
+    const rotated = (await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken })).data!.createSession;
+    const spine = (await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: rotated.token! })).data!.selectRole;
+    const idp = (await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password })).data!.signin;
+    const ended = (await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken })).data!.createSession;
+    expect((await stack.execute(SignoutDocument, {}, { token: ended.token! })).data).toEqual({ signout: true });
+    stack.audit.length = 0;
+
+    stack.clock.advance(599_000);
+    expect(await expiries(0)).toEqual([]);
+    stack.clock.advance(2_000);
+
+    // One event per session: not for the token rotated away at selectRole, nor for the signed-out session.
+    const events = await expiries(2);
+    const sessionEvent = { outcome: "success", reason: "IDLE", clientAddress: null, requestId: null };
+    expect(events).toEqual(
+      expect.arrayContaining([
+        event({ event: "session.expired", ...sessionEvent, provider: "SPINE", userId: SPINE_USER_ID, businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01", asid: ASID, sessionIdHash: hashSessionId(spine.session.id) }),
+        event({ event: "session.expired", ...sessionEvent, provider: "IDP", userId: idp.session.user.id, sessionIdHash: hashSessionId(idp.session.id) }),
+      ]),
+    );
+    expect(events).toHaveLength(2);
+
+    // Presented afterwards, the token finds nothing, and the expiry is not recorded twice.
+    expect((await stack.execute(MeDocument, {}, { token: spine.token! })).data).toEqual({ me: null });
+    expect(await expiries(3)).toHaveLength(2);
+  });
+});
+
 describe("audit sink", () => {
   let dir: string;
   beforeAll(() => {

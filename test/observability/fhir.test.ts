@@ -87,6 +87,13 @@ describe("toFhirAuditEvent", () => {
     ]);
   });
 
+  it("leaves out the network address and request id of an expiry no request caused (found by the sweep)", () => {
+    const resource = toFhirAuditEvent({ ...base, event: "session.expired", outcome: "success", reason: "IDLE", clientAddress: null, requestId: null });
+
+    expect(resource.agent[0]).not.toHaveProperty("network");
+    expect(resource.entity[0]!.detail).toEqual([{ type: "provider", valueString: "SPINE" }]);
+  });
+
   it("marks a failure of a backend or the store as serious (8), a refusal as minor (4)", () => {
     const failed = (reason: string) => toFhirAuditEvent({ ...base, event: "signin", outcome: "failure", reason }).outcome;
 

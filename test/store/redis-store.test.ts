@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
 import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
+import { EXPIRED_RECORD_GRACE_MS } from "../../src/sessions/session.service.js";
 import { storeKeyOf } from "../../src/sessions/session-token.js";
 import {
   CreateSessionDocument,
@@ -59,7 +60,7 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
       },
       { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken },
     );
-    second = await startGateway({ ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } }, { now: stack.clock.now });
+    second = await startGateway({ ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } }, { now: stack.clock.now, expirySweepIntervalMs: 0 });
     return second;
   }
 
@@ -67,14 +68,20 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     return redis.client.pTTL(key);
   }
 
-  it("runs the Spine flow with the session in Redis under session::<hash>, with a TTL of at most the idle timeout", async () => {
+  /** A session record stays in Redis until its idle expiry plus the grace the expiry sweep reads it in. */
+  const RECORD_TTL_MS = IDLE_MS + EXPIRED_RECORD_GRACE_MS;
+
+  it("runs the Spine flow with the session in Redis under session::<hash>, kept until its idle expiry (plus the sweep's grace) and indexed by it", async () => {
     const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
     const first = created.data!.createSession.token!;
     issued.push(first);
     const firstKey = RedisInspector.sessionKey(first);
     expect(await redis.client.exists(firstKey)).toBe(1);
     expect(await ttlOf(firstKey)).toBeGreaterThan(0);
-    expect(await ttlOf(firstKey)).toBeLessThanOrEqual(IDLE_MS);
+    expect(await ttlOf(firstKey)).toBeLessThanOrEqual(RECORD_TTL_MS);
+    const firstDue = Number(await redis.client.zScore("expiry:session", storeKeyOf(first)));
+    expect(firstDue).toBeGreaterThan(stack.clock.now());
+    expect(firstDue).toBeLessThanOrEqual(stack.clock.now() + IDLE_MS);
 
     const selected = await stack.execute(SelectRoleDocument, HELD_ROLE, { token: first });
     const rotated = selected.data!.selectRole.token!;
@@ -83,7 +90,8 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     expect(await redis.client.exists(firstKey)).toBe(0);
     expect(await redis.client.exists(rotatedKey)).toBe(1);
     expect(await ttlOf(rotatedKey)).toBeGreaterThan(0);
-    expect(await ttlOf(rotatedKey)).toBeLessThanOrEqual(IDLE_MS);
+    expect(await ttlOf(rotatedKey)).toBeLessThanOrEqual(RECORD_TTL_MS);
+    expect(await redis.client.zScore("expiry:session", storeKeyOf(first))).toBeNull();
 
     const me = await stack.execute(MeAndSessionDocument, {}, { token: rotated });
     expect(me.errors).toBeUndefined();
@@ -92,6 +100,7 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     const signout = await stack.execute(SignoutDocument, {}, { token: rotated });
     expect(signout.data).toEqual({ signout: true });
     expect(await redis.client.exists(rotatedKey)).toBe(0);
+    expect(await redis.client.zScore("expiry:session", storeKeyOf(rotated))).toBeNull();
     expect((await stack.execute(MeDocument, {}, { token: rotated })).data!.me).toBeNull();
   });
 
@@ -106,7 +115,7 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     expect(me.data!.me?.id).toMatch(/^idp:/);
     const sessionKey = RedisInspector.sessionKey(token);
     expect(await ttlOf(sessionKey)).toBeGreaterThan(0);
-    expect(await ttlOf(sessionKey)).toBeLessThanOrEqual(IDLE_MS);
+    expect(await ttlOf(sessionKey)).toBeLessThanOrEqual(RECORD_TTL_MS);
     // The access token as the IdP issued it, read off the simulator's call log: the store has it sealed.
     const accessToken = stack.idp.calls("userinfo").at(-1)!.path.split("/").pop()!;
     const storedSession = (await redis.client.get(sessionKey))!;
@@ -119,7 +128,7 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     expect(await redis.client.get(userInfoKey)).not.toContain(idpUser.email);
   });
 
-  it("writes a session under its namespace only: session::<hash>, with no other copy or index of the hash", async () => {
+  it("writes a session under its namespace only: session::<hash>, with no other copy of the hash but its expiry index entry", async () => {
     const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
     const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
     const tokens = [created.data!.createSession.token!, signedIn.data!.signin.token!];
@@ -140,10 +149,11 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     const me = await stack.execute(MeDocument, {}, { token });
 
     expect(me.data!.me?.id).toBe("spine:555020964101");
-    // Touched 500 s in: idle would allow 600 s more, the absolute limit (900 s) allows 400 s.
+    // Touched 500 s in: idle would allow 600 s more, the absolute limit (900 s) allows 400 s;
+    // the record stays 5 minutes longer, so that the expiry sweep can still say whose it was.
     const ttl = await ttlOf(key);
-    expect(ttl).toBeGreaterThan(395_000);
-    expect(ttl).toBeLessThanOrEqual(400_000);
+    expect(ttl).toBeGreaterThan(395_000 + 300_000);
+    expect(ttl).toBeLessThanOrEqual(400_000 + 300_000);
   });
 
   it("shares sessions between gateways on the same Redis: opened on one, used and ended on another", async () => {

@@ -60,6 +60,37 @@ describe.each(implementations)("Store on %s", (_name, open) => {
     expect(await entries.get("long")).toBe("v");
   });
 
+  it("lists the keys of an expiry index that are due, earliest first, and no others", async () => {
+    const index = store.expiryIndex(`${ns}-due`);
+    await index.schedule("late", 3_000);
+    await index.schedule("early", 1_000);
+    await index.schedule("future", 9_000);
+    await index.schedule("moved", 500);
+    await index.schedule("moved", 8_000);
+    await index.schedule("cancelled", 1_500);
+    await index.cancel("cancelled");
+
+    expect(await index.due(5_000, 10)).toEqual(["early", "late"]);
+    expect(await index.due(5_000, 1)).toEqual(["early"]);
+    expect(await index.due(999, 10)).toEqual([]);
+  });
+
+  it("lets exactly one of many claims of a due key succeed, across stores sharing the backend", async () => {
+    const other = open();
+    try {
+      const name = `${ns}-claim`;
+      await store.expiryIndex(name).schedule("k", 1_000);
+
+      const claims = await Promise.all([store, other, store, other].map((s) => s.expiryIndex(name).claim("k")));
+
+      // In memory each store is its own process: the other one never held the key.
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await store.expiryIndex(name).due(2_000, 10)).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("keeps namespaces apart", async () => {
     await store.namespace<string>(`${ns}-a`).set("same", "a", 10_000);
     await store.namespace<string>(`${ns}-b`).set("same", "b", 10_000);

@@ -34,6 +34,11 @@ export interface StackOptions {
   /** Start no simulator for this backend; the env must then say where it is. */
   withoutSpine?: boolean;
   withoutIdp?: boolean;
+  /**
+   * How often the gateway sweeps expired sessions; off unless a test asks, because a stack's
+   * clock runs ahead of other tests' on the shared Redis and its sweep would end their sessions.
+   */
+  expirySweepIntervalMs?: number;
 }
 
 export class Stack {
@@ -69,6 +74,7 @@ export class Stack {
       { ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } },
       {
         now: stack.clock.now,
+        expirySweepIntervalMs: options.expirySweepIntervalMs ?? 0,
         logDestination: { write: (line: string) => void stack.logs.push(JSON.parse(line) as Record<string, unknown>) },
         auditDestination: options.env?.["AUDIT_LOG"] === undefined ? { write: (line: string) => void stack.audit.push(JSON.parse(line) as Record<string, unknown>) } : undefined,
       },
