@@ -309,6 +309,8 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
     );
     expect(a.running).toBe(false);
     expect(load.wrong).toBe(0);
+    // Mid-load: requests were on their way to A when it died.
+    expect(inFlightAtKill).toBeGreaterThan(0);
     expect(load.failed).toBeLessThanOrEqual(inFlightAtKill);
     expect(live).toBe(SESSIONS_AT_CRASH);
     expect(servedByB).toBe(live);
