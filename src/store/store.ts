@@ -119,7 +119,8 @@ export class Store {
   counters(name: string): CounterStore {
     const redis = this.#redis;
     if (redis === undefined) {
-      const memory = new ExpiringMemoryStore();
+      // One map per name, as on Redis: two handles on the same name count together.
+      const memory = this.#memory.get(`counters:${name}`) ?? new ExpiringMemoryStore();
       this.#memory.set(`counters:${name}`, memory);
       return {
         increment: async (key, ttlMs) => memory.increment(key, ttlMs),

@@ -4,21 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { StoreError } from "../../src/errors/backend-error.js";
 import { ExpiringMemoryStore } from "../../src/store/memory-store.js";
 import { Store } from "../../src/store/store.js";
-
-const REDIS_URL = process.env.REDIS_URL;
-if (REDIS_URL === undefined) {
-  console.warn("SKIPPED: the store contract suite against Redis. Set REDIS_URL=redis://127.0.0.1:6379 to run it.");
-}
-
-const implementations: Array<[string, () => Store]> = [["memory", () => new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} })]];
-if (REDIS_URL !== undefined) {
-  implementations.push(["Redis", () => new Store({ redisUrl: REDIS_URL, operationTimeoutMs: 1_000, onError: () => {} })]);
-}
+import { describeWithRedis } from "../support/redis.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+describe("Store on memory", () => storeContract(() => new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} })));
+// Without REDIS_URL this half is registered as skipped and says so on the console.
+describeWithRedis("Store on Redis", (redisUrl) => storeContract(() => new Store({ redisUrl, operationTimeoutMs: 1_000, onError: () => {} })));
+
 /** One contract, every implementation (the keyv habit): what the gateway relies on of its store. */
-describe.each(implementations)("Store on %s", (_name, open) => {
+function storeContract(open: () => Store): void {
   let store: Store;
   // A namespace per run: tests never see (or clean up) each other's keys on a shared Redis.
   const ns = `contract-${randomUUID()}`;
@@ -102,7 +97,66 @@ describe.each(implementations)("Store on %s", (_name, open) => {
   it("answers a ping", async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
-});
+
+  it("counts a namespace's live entries", async () => {
+    const counted = store.namespace<string>(`${ns}-count`);
+    await Promise.all(["a", "b", "c"].map((key) => counted.set(key, "v", 10_000)));
+    await counted.delete("b");
+
+    expect(await store.count(`${ns}-count`)).toBe(2);
+  });
+
+  describe("counters", () => {
+    it("starts a counter at 1 and reads an absent one as 0", async () => {
+      const counters = store.counters(`${ns}-counters`);
+
+      expect(await counters.get("absent")).toBe(0);
+      expect(await counters.increment("first", 10_000)).toBe(1);
+      expect(await counters.get("first")).toBe(1);
+    });
+
+    it("loses no increment when many land at once (what instances sharing a limit do)", async () => {
+      const counters = store.counters(`${ns}-counters`);
+
+      const results = await Promise.all(Array.from({ length: 50 }, () => counters.increment("burst", 10_000)));
+
+      expect(await counters.get("burst")).toBe(50);
+      expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    it("forgets a counter once the TTL of its last increment has passed, and starts again at 1", async () => {
+      const counters = store.counters(`${ns}-counters`);
+      await counters.increment("window", 60);
+      await counters.increment("window", 60);
+
+      await sleep(150);
+
+      expect(await counters.get("window")).toBe(0);
+      expect(await counters.increment("window", 10_000)).toBe(1);
+    });
+
+    it("resets a deleted counter to 0", async () => {
+      const counters = store.counters(`${ns}-counters`);
+      await counters.increment("reset", 10_000);
+
+      await counters.delete("reset");
+
+      expect(await counters.get("reset")).toBe(0);
+    });
+
+    it("shares counts between handles on the same name, as instances on one Redis do", async () => {
+      await store.counters(`${ns}-counters-shared`).increment("same", 10_000);
+
+      expect(await store.counters(`${ns}-counters-shared`).increment("same", 10_000)).toBe(2);
+    });
+
+    it("keeps counters of different names apart", async () => {
+      await store.counters(`${ns}-counters-a`).increment("same", 10_000);
+
+      expect(await store.counters(`${ns}-counters-b`).get("same")).toBe(0);
+    });
+  });
+}
 
 describe("Store on an unreachable Redis", () => {
   let store: Store;

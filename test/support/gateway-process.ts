@@ -1,0 +1,91 @@
+/**
+ * The gateway as a deployment runs it: the built entry point (`node dist/src/main.js`) in a
+ * child process of its own, configured by nothing but its environment. `npm test` builds
+ * `dist/` before jest runs.
+ */
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { GraphQLResult } from "./harness.js";
+import { freePort } from "./redis.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ENTRY = `${ROOT}dist/src/main.js`;
+
+export class GatewayProcess {
+  /** Everything the process wrote to stdout and stderr, in the order it arrived. */
+  output = "";
+  readonly exited: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    readonly url: string,
+    readonly child: ChildProcess,
+  ) {
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
+  /**
+   * Starts the gateway on a free loopback port with only `env` (and PATH: no NODE_OPTIONS from
+   * jest, nothing from the developer's shell), and resolves once /readyz answers 200.
+   */
+  static async start(name: string, env: Record<string, string>, readyWithinMs = 15_000): Promise<GatewayProcess> {
+    if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`npm run build\` first (npm test does)`);
+    const port = await freePort();
+    const child = spawn(process.execPath, [ENTRY], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", ...env, PORT: String(port), HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const gateway = new GatewayProcess(name, `http://127.0.0.1:${port}`, child);
+    const deadline = Date.now() + readyWithinMs;
+    for (;;) {
+      if (!gateway.running) throw new Error(`gateway ${name} exited during start-up: ${gateway.output}`);
+      const status = await fetch(`${gateway.url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+        (response) => response.status,
+        () => 0,
+      );
+      if (status === 200) return gateway;
+      if (Date.now() > deadline) {
+        await gateway.kill();
+        throw new Error(`gateway ${name} was not ready within ${readyWithinMs} ms (last /readyz status ${status}): ${gateway.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL, as a crash or an OOM kill would end it: no shutdown hook runs. Waits until it is gone. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Sends a typed operation as a frontend behind a load balancer would: POST /graphql, bearer token and X-Forwarded-For if given. */
+  async execute<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: TVariables,
+    options: { token?: string; forwardedFor?: string } = {},
+  ): Promise<GraphQLResult<TResult>> {
+    const response = await fetch(`${this.url}/graphql`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+        ...(options.forwardedFor === undefined ? {} : { "x-forwarded-for": options.forwardedFor }),
+      },
+      body: JSON.stringify({ query: print(document), variables }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await response.json()) as { data?: TResult | null; errors?: GraphQLResult<TResult>["errors"] };
+    return { status: response.status, headers: response.headers, data: body.data, errors: body.errors };
+  }
+}
