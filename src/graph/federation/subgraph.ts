@@ -53,7 +53,7 @@ function referenceResolvers(resolvers: Record<string, object>): Record<string, o
   };
 }
 
-/** What `_service { sdl }` answers (what a router composes), sorted as schema/subgraph.graphql holds it. */
+/** What `_service { sdl }` answers (what a router composes), as schema/subgraph.graphql holds it. */
 export async function subgraphSDL(): Promise<string> {
   const result = await execute({ schema: await subgraphSchema(), document: parse("{ _service { sdl } }") });
   const sdl = (result.data as { _service: { sdl: string } })._service.sdl;
