@@ -22,6 +22,7 @@ export function subgraphSchema(): Promise<GraphQLSchema> {
   built ??= (async () => {
     const graph = await gatewaySchema();
     const resolvers = createResolversMap(graph) as Record<string, object>;
+    // `as never`: @apollo/subgraph types a resolver's context as unknown, ours take GatewayContext.
     return buildSubgraphSchema([
       { typeDefs: parse(`${LINK}\n${printSchemaWithDirectives(graph)}`), resolvers: { ...resolvers, ...referenceResolvers(resolvers) } as never },
       { typeDefs: parse(credentialsTypeDefs), resolvers: credentialsResolvers as never },
