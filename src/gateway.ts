@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { DestinationStream, Logger } from "pino";
 import { randomBytes } from "node:crypto";
 import { AuthService } from "./auth/auth.service.js";
+import { SessionCredentialsService } from "./auth/session-credentials.js";
 import { LoginThrottle } from "./auth/login-throttle.js";
 import { UserInfoCache } from "./auth/user-info.cache.js";
 import { IdpClient } from "./backends/idp/idp.client.js";
@@ -12,6 +13,7 @@ import type { CircuitChange } from "./backends/resilience/circuit-breaker.js";
 import type { GatewayConfig } from "./config/config.js";
 import type { User } from "./domain/user.js";
 import { bearerToken, clientAddress, requestScope } from "./graph/context.js";
+import { subgraphSchema } from "./graph/federation/subgraph.js";
 import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
 import { createHttpServer } from "./http/server.js";
@@ -126,15 +128,24 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
 
   const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
   await apollo.start();
+  const credentials = new SessionCredentialsService({ spineAsid: config.spine.asid, idpClientId: config.idp.clientId });
+  // The subgraph is served only when a router secret is set: without one, nobody could be told apart from the router.
+  const subgraph =
+    config.federationRouterSecret === undefined
+      ? undefined
+      : { apollo: createApollo({ schema: await subgraphSchema(), production: config.production }), routerSecret: config.federationRouterSecret };
+  await subgraph?.apollo.start();
 
   const server = createHttpServer({
     apollo,
     log,
     metrics,
+    subgraph,
     context: ({ requestId, authorization, peer, forwardedFor, log: requestLog }) => ({
       requestId,
       log: requestLog,
       auth,
+      credentials,
       scope: requestScope(sessions, userInfo, audit, {
         token: bearerToken(authorization),
         clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops),
@@ -161,6 +172,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   } catch (error) {
     clearInterval(sweeper);
     await apollo.stop();
+    await subgraph?.apollo.stop();
     await store.close();
     throw error;
   }
@@ -180,6 +192,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         clearTimeout(grace);
         clearInterval(sweeper);
         await apollo.stop();
+        await subgraph?.apollo.stop();
         await Promise.all([store.close(), audit.close()]);
       })()),
   };

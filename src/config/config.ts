@@ -79,6 +79,11 @@ export interface GatewayConfig {
   logLevel: string;
   /** Where audit events go, as JSON lines: `stderr`, `stdout` (mixed with the log: avoid) or a file path, appended to. */
   auditLog: string;
+  /**
+   * The secret a Federation router presents (`Router-Secret` header) on every request to
+   * `/subgraph`; unset means the gateway is not served as a subgraph at all. A secret: never logged.
+   */
+  federationRouterSecret: string | undefined;
 }
 
 /** Demo credentials of the built-in simulators; used only when the matching URL is unset. */
@@ -157,6 +162,12 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     throw new ConfigError("AUDIT_LOG", "expected stderr, stdout or the path of a file to append JSON lines to");
   }
 
+  // Printable ASCII, so that it travels in a header as it is; 32 characters at the least, so it cannot be guessed.
+  const federationRouterSecret = read("FEDERATION_ROUTER_SECRET");
+  if (federationRouterSecret !== undefined && !/^[\x21-\x7e]{32,}$/.test(federationRouterSecret)) {
+    throw new ConfigError("FEDERATION_ROUTER_SECRET", "expected at least 32 printable ASCII characters without spaces, e.g. from `openssl rand -hex 32`");
+  }
+
   const idleSeconds = integer(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, 1, 7 * 24 * 3600);
   const absoluteSeconds = integer(env, "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 3600, 1, 30 * 24 * 3600);
   if (idleSeconds > absoluteSeconds) {
@@ -207,6 +218,7 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     userInfoTtlMs: integer(env, "USER_INFO_CACHE_TTL_SECONDS", 60, 0, 3600) * 1000,
     logLevel,
     auditLog,
+    federationRouterSecret,
   };
 }
 

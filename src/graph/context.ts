@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { AuthService, RequestScope } from "../auth/auth.service.js";
+import type { SessionCredentialsService } from "../auth/session-credentials.js";
 import type { UserInfoCache } from "../auth/user-info.cache.js";
 import { sessionFields, type AuditTrail } from "../observability/audit.js";
 import type { ActiveSession } from "../sessions/session.js";
@@ -11,6 +12,8 @@ export interface GatewayContext {
   log: Logger;
   auth: AuthService;
   scope: RequestScope;
+  /** Reached only through the subgraph schema, which the router alone may query (src/graph/federation). */
+  credentials: SessionCredentialsService;
   /**
    * Filled in as the request runs, for its log line and metrics: the operation's name as the
    * client gave it, its root fields (a bounded label: `me+session`), and the error codes.

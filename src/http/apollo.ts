@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
   GraphQLError,
@@ -69,6 +69,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     plugins: [
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       outcomePlugin,
+      // Apollo turns on inline traces for a subgraph schema (src/graph/federation): they would
+      // hand any router that asks per-field timings and error details; nothing here reads them.
+      ApolloServerPluginInlineTraceDisabled(),
     ],
   });
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
@@ -24,17 +24,22 @@ export interface HttpServerOptions {
   log: Logger;
   /** Counts every GraphQL request and serves `/metrics`; without it `/metrics` is not found. */
   metrics?: GatewayMetrics;
+  /** Serves the Federation 2 subgraph at `/subgraph` to callers with the router's secret; without it `/subgraph` is not found. */
+  subgraph?: { apollo: ApolloServer<GatewayContext>; routerSecret: string };
 }
+
+/** The header in which the router presents the shared secret on every request to `/subgraph`. */
+export const ROUTER_SECRET_HEADER = "router-secret";
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * The gateway's HTTP front: `/graphql` (Apollo), `/healthz`, `/readyz`, `/metrics`. Plain node:http: the
+ * The gateway's HTTP front: `/graphql` (Apollo), `/subgraph`, `/healthz`, `/readyz`, `/metrics`. Plain node:http: the
  * measured cost of Apollo's own request pipeline dwarfs this layer, and it keeps full
  * control of body limits and of what is logged.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const { log, metrics } = options;
+  const { log, metrics, subgraph } = options;
   return createServer((req, res) => {
     const started = performance.now();
     const sent = req.headers["x-request-id"];
@@ -64,16 +69,29 @@ export function createHttpServer(options: HttpServerOptions): Server {
       );
     });
 
+    const graphqlContext = (): GatewayContext =>
+      options.context({
+        requestId,
+        authorization: header(req, "authorization"),
+        peer: req.socket.remoteAddress,
+        forwardedFor: header(req, "x-forwarded-for"),
+        log: requestLog,
+      });
     const route = async (): Promise<void> => {
       if (path === "/graphql") {
-        context = options.context({
-          requestId,
-          authorization: header(req, "authorization"),
-          peer: req.socket.remoteAddress,
-          forwardedFor: header(req, "x-forwarded-for"),
-          log: requestLog,
-        });
+        context = graphqlContext();
         await graphql(options.apollo, req, res, context);
+      } else if (path === "/subgraph" && subgraph !== undefined) {
+        // Anyone who reaches this port could ask `_entities` for a session's credentials: only
+        // the router, proving itself with the secret, is answered. Refused before a context
+        // exists, so no store or backend is touched.
+        if (!sameSecret(header(req, ROUTER_SECRET_HEADER), subgraph.routerSecret)) {
+          req.resume();
+          json(res, 401, { errors: [{ message: "This endpoint answers the router only.", extensions: { code: "UNAUTHENTICATED" } }] });
+          return;
+        }
+        context = graphqlContext();
+        await graphql(subgraph.apollo, req, res, context);
       } else if (path === "/healthz") {
         json(res, 200, { status: "ok" });
       } else if (path === "/metrics" && metrics !== undefined) {
@@ -94,6 +112,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       else res.destroy();
     });
   });
+}
+
+/** Compares digests, so the time taken tells nothing of the secret, not even its length. */
+function sameSecret(presented: string | undefined, secret: string): boolean {
+  const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
+  return presented !== undefined && timingSafeEqual(digest(presented), digest(secret));
 }
 
 /** OK, or the request's error codes sorted and joined (`FORBIDDEN`, `UNAUTHENTICATED,UPSTREAM_UNAVAILABLE`). */

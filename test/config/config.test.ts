@@ -26,6 +26,8 @@ function refusal(env: Record<string, string | undefined>): ConfigError {
 /** Test keys only: 32 bytes each, in the two accepted spellings. */
 const KEY_BASE64 = Buffer.alloc(32, 7).toString("base64");
 const KEY_HEX = Buffer.alloc(32, 9).toString("hex");
+/** A test router secret: 32 printable characters, the shortest accepted. */
+const ROUTER_SECRET = "router-secret-for-config-tests-!";
 
 describe("loadConfig", () => {
   it("applies the documented defaults, and the simulators' credentials, when nothing is set", () => {
@@ -52,6 +54,7 @@ describe("loadConfig", () => {
       userInfoTtlMs: 60_000,
       logLevel: "info",
       auditLog: "stderr",
+      federationRouterSecret: undefined,
     };
     expect(config).toEqual(expected);
   });
@@ -88,6 +91,7 @@ describe("loadConfig", () => {
         USER_INFO_CACHE_TTL_SECONDS: "0",
         LOG_LEVEL: "warn",
         AUDIT_LOG: "/var/log/gateway/audit.jsonl",
+        FEDERATION_ROUTER_SECRET: ROUTER_SECRET,
       },
       SIMULATORS,
     );
@@ -118,6 +122,7 @@ describe("loadConfig", () => {
       userInfoTtlMs: 0,
       logLevel: "warn",
       auditLog: "/var/log/gateway/audit.jsonl",
+      federationRouterSecret: ROUTER_SECRET,
     };
     expect(config).toEqual(expected);
   });
@@ -188,6 +193,8 @@ describe("loadConfig", () => {
     ["USER_INFO_CACHE_TTL_SECONDS", "negative", { USER_INFO_CACHE_TTL_SECONDS: "-5" }],
     ["IDP_TIME_ZONE", "not an IANA zone", { IDP_TIME_ZONE: "Mars/Olympus_Mons" }],
     ["IDP_TIME_ZONE", "an offset, not a zone", { IDP_TIME_ZONE: "GMT+6" }],
+    ["FEDERATION_ROUTER_SECRET", "shorter than 32 characters", { FEDERATION_ROUTER_SECRET: ROUTER_SECRET.slice(1) }],
+    ["FEDERATION_ROUTER_SECRET", "holding a space (it travels in a header)", { FEDERATION_ROUTER_SECRET: `${ROUTER_SECRET} and more` }],
   ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
     const error = refusal(env);
 

@@ -1,9 +1,11 @@
 import { DateTimeResolver } from "graphql-scalars";
-import { Field, ID, ObjectType } from "type-graphql";
+import { Directive, Field, ID, ObjectType } from "type-graphql";
 import { AuthProvider } from "../auth-provider.js";
 import { Permission } from "../permission/permission.type.js";
 import { User } from "../user/user.type.js";
 
+// An entity of the Federation 2 subgraph (src/graph/federation); the public schema prints no directives.
+@Directive('@key(fields: "id")')
 @ObjectType({ description: "A gateway session, opened by createSession (Spine) or signin (IdP)." })
 export class Session {
   @Field(() => ID, { description: "Public, non-secret id of this session (not the token)." })

@@ -1,9 +1,11 @@
 import { DateTimeResolver } from "graphql-scalars";
-import { Field, ID, ObjectType } from "type-graphql";
+import { Directive, Field, ID, ObjectType } from "type-graphql";
 import { AuthProvider } from "../auth-provider.js";
 import { Permission } from "../permission/permission.type.js";
 import { Profile } from "../profile/profile.type.js";
 
+// An entity of the Federation 2 subgraph (src/graph/federation); the public schema prints no directives.
+@Directive('@key(fields: "id")')
 @ObjectType({ description: "A person signed in through Spine or the IdP." })
 export class User {
   @Field(() => ID, { description: "Globally unique: 'spine:<identifier>' or 'idp:<id>'." })
