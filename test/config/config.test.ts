@@ -52,6 +52,8 @@ describe("loadConfig", () => {
       userInfoTtlMs: 60_000,
       logLevel: "info",
       auditLog: "stderr",
+      sessionCookie: false,
+      corsOrigins: [],
     };
     expect(config).toEqual(expected);
   });
@@ -88,6 +90,8 @@ describe("loadConfig", () => {
         USER_INFO_CACHE_TTL_SECONDS: "0",
         LOG_LEVEL: "warn",
         AUDIT_LOG: "/var/log/gateway/audit.jsonl",
+        SESSION_COOKIE: "on",
+        CORS_ORIGINS: "https://app.example.org, http://127.0.0.1:5173",
       },
       SIMULATORS,
     );
@@ -118,6 +122,8 @@ describe("loadConfig", () => {
       userInfoTtlMs: 0,
       logLevel: "warn",
       auditLog: "/var/log/gateway/audit.jsonl",
+      sessionCookie: true,
+      corsOrigins: ["https://app.example.org", "http://127.0.0.1:5173"],
     };
     expect(config).toEqual(expected);
   });
@@ -188,6 +194,12 @@ describe("loadConfig", () => {
     ["USER_INFO_CACHE_TTL_SECONDS", "negative", { USER_INFO_CACHE_TTL_SECONDS: "-5" }],
     ["IDP_TIME_ZONE", "not an IANA zone", { IDP_TIME_ZONE: "Mars/Olympus_Mons" }],
     ["IDP_TIME_ZONE", "an offset, not a zone", { IDP_TIME_ZONE: "GMT+6" }],
+    ["SESSION_COOKIE", "neither on nor off", { SESSION_COOKIE: "yes" }],
+    ["CORS_ORIGINS", "a wildcard (credentials are always allowed to listed origins)", { CORS_ORIGINS: "*" }],
+    ["CORS_ORIGINS", "an origin with a path", { CORS_ORIGINS: "https://app.example.org/app" }],
+    ["CORS_ORIGINS", "an origin with a trailing slash", { CORS_ORIGINS: "https://app.example.org/" }],
+    ["CORS_ORIGINS", "not http(s)", { CORS_ORIGINS: "chrome-extension://abcdef" }],
+    ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
   ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
     const error = refusal(env);
 
