@@ -177,6 +177,22 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
     expect((await send(stack.url, CurrentSessionDocument, {}, { cookie: `__Host-session=${token}` })).body?.data.session).not.toBeNull();
   });
 
+  it("writes no cookie token to the log or the audit trail", async () => {
+    const created = sessionCookieOf(await send(stack.url, CreateSessionDocument, { token: spineUser.smartcardToken })).value;
+    const [permission] = spineUser.permissions;
+    const rotated = sessionCookieOf(
+      await send(stack.url, SelectRoleDocument, { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier }, { cookie: `__Host-session=${created}` }),
+    ).value;
+    await send(stack.url, SignoutDocument, {}, { cookie: `__Host-session=${rotated}` });
+    // Request lines are written when the response closes: let the last one arrive.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const written = JSON.stringify([stack.logs, stack.audit]);
+    expect(stack.logs.length).toBeGreaterThan(0);
+    expect(written).not.toContain(created);
+    expect(written).not.toContain(rotated);
+  });
+
   describe("CORS", () => {
     function preflight(origin: string): Promise<Response> {
       return fetch(`${stack.url}/graphql`, {
