@@ -12,11 +12,14 @@ import type { UpstreamCallEvent } from "./backends/upstream.js";
 import type { CircuitChange } from "./backends/resilience/circuit-breaker.js";
 import type { GatewayConfig } from "./config/config.js";
 import type { User } from "./domain/user.js";
-import { bearerToken, clientAddress, requestScope } from "./graph/context.js";
+import { clientAddress, presentedToken, requestScope } from "./graph/context.js";
 import { subgraphSchema } from "./graph/federation/subgraph.js";
 import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
+import { clearedSessionCookie, sessionCookie, sessionCookieToken } from "./http/cookies.js";
+import { corsPolicy } from "./http/cors.js";
 import { createHttpServer } from "./http/server.js";
+import { exampleApp } from "./http/static.js";
 import { createLogger } from "./logging/logger.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
@@ -141,16 +144,23 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     log,
     metrics,
     subgraph,
-    context: ({ requestId, authorization, peer, forwardedFor, log: requestLog }) => ({
+    cors: corsPolicy(config.corsOrigins),
+    // The example app, like the Sandbox, is for trying the gateway out, not for production.
+    app: config.production ? undefined : exampleApp(),
+    context: ({ requestId, authorization, peer, forwardedFor, cookie, setCookie, log: requestLog }) => ({
       requestId,
       log: requestLog,
       auth,
       credentials,
       scope: requestScope(sessions, userInfo, audit, {
-        token: bearerToken(authorization),
+        // Cookies count only in cookie mode: otherwise no browser-attached credential exists to forge requests with.
+        token: presentedToken(authorization, config.sessionCookie ? sessionCookieToken(cookie) : undefined),
         clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops),
         requestId,
         log: requestLog,
+        sessionCookie: config.sessionCookie
+          ? { set: (token, maxAgeMs) => setCookie(sessionCookie(token, maxAgeMs)), clear: () => setCookie(clearedSessionCookie()) }
+          : undefined,
       }),
       outcome: { operation: null, rootFields: null, codes: new Set() },
     }),

@@ -7,7 +7,7 @@ import { startGateway, type RunningGateway } from "./gateway.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env, { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
+  const config = loadConfig(demoDefaults(process.env), { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
   const simulators: SimulatorHandle[] = [];
   const spineUrl = config.spine.url ?? (await started(simulators, startSpineSimulator({ asid: config.spine.asid }))).url;
   const idpUrl = config.idp.url ?? (await started(simulators, startIdpSimulator({ clientId: config.idp.clientId, apiToken: config.idp.apiToken }))).url;
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  process.stdout.write(banner(gateway.url, config.spine.url === undefined, config.idp.url === undefined, config.production));
+  process.stdout.write(banner(gateway.url, config.spine.url === undefined, config.idp.url === undefined, config.production, config.sessionCookie));
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -41,6 +41,16 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
+/**
+ * With both simulators (nothing pointing at a real backend) and SESSION_COOKIE unset, the demo
+ * runs in cookie mode, the way the example app is meant to be used. Anything set explicitly
+ * wins, and a gateway in front of real backends keeps the documented default (off).
+ */
+function demoDefaults(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const unset = (name: string): boolean => (env[name]?.trim() ?? "") === "";
+  return unset("SPINE_URL") && unset("IDP_URL") && unset("SESSION_COOKIE") ? { ...env, SESSION_COOKIE: "on" } : env;
+}
+
 async function started<T extends SimulatorHandle>(simulators: SimulatorHandle[], simulator: Promise<T>): Promise<T> {
   const handle = await simulator;
   simulators.push(handle);
@@ -48,11 +58,12 @@ async function started<T extends SimulatorHandle>(simulators: SimulatorHandle[],
 }
 
 /** What a newcomer needs on screen: where to click, and what to sign in with. */
-function banner(url: string, spineSimulated: boolean, idpSimulated: boolean, production: boolean): string {
+function banner(url: string, spineSimulated: boolean, idpSimulated: boolean, production: boolean, cookieMode: boolean): string {
   const lines = [
     "",
     `Health auth gateway listening on ${url}`,
     production ? `  GraphQL endpoint:   ${url}/graphql` : `  Apollo Sandbox:     ${url}/graphql  (open it in a browser)`,
+    ...(production ? [] : [`  Example app:        ${url}/app/  (open it in a browser)`]),
     `  Health, readiness:  ${url}/healthz, ${url}/readyz`,
     `  Spine:              ${spineSimulated ? "built-in simulator (demo data)" : "SPINE_URL"}`,
     `  IdP:                ${idpSimulated ? "built-in simulator (demo data)" : "IDP_URL"}`,
@@ -65,7 +76,13 @@ function banner(url: string, spineSimulated: boolean, idpSimulated: boolean, pro
     lines.push("", "Demo IdP users (mutation signin):");
     for (const user of IDP_DEMO.users) lines.push(`  ${user.label}`, `    email: ${user.email}   password: ${user.password}`);
   }
-  lines.push("", "Send the returned token as `Authorization: Bearer <token>`. Ctrl+C stops everything.", "");
+  lines.push(
+    "",
+    cookieMode
+      ? "Cookie mode (SESSION_COOKIE=on): sign-ins set an HttpOnly session cookie and return token null. Ctrl+C stops everything."
+      : "Send the returned token as `Authorization: Bearer <token>`. Ctrl+C stops everything.",
+    "",
+  );
   return lines.join("\n");
 }
 

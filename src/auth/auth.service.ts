@@ -30,7 +30,7 @@ export interface SessionView {
 }
 
 export interface SessionPayloadView {
-  /** Null when the token travels another way (a cookie, later). */
+  /** Null when the token travels in the session cookie instead. */
   token: string | null;
   session: SessionView;
 }
@@ -44,6 +44,16 @@ export interface RequestScope extends AuditRequest {
   log: Logger;
   /** The client's address, for per-address sign-in limits. */
   clientAddress: string;
+  /** Present in cookie mode: session tokens travel in an HttpOnly cookie, never in the payload. */
+  sessionCookie?: SessionCookieSink;
+}
+
+/** Where a request's new session token goes in cookie mode (the HTTP layer turns these into `Set-Cookie`). */
+export interface SessionCookieSink {
+  /** The client should hold `token` for `maxAgeMs`. */
+  set(token: string, maxAgeMs: number): void;
+  /** The client should drop the session it holds. */
+  clear(): void;
 }
 
 const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
@@ -107,7 +117,8 @@ export class AuthService {
       }
       const { token, session } = await this.#selectRole(scope, current, credential, choice);
       this.audit.record(scope, "role.selected", "success", sessionFields(session.record));
-      return { token, session: this.#view(session, session.record.user) };
+      // The new cookie replaces the old one in the browser, as the new token replaces the old in the store.
+      return { token: this.#issue(scope, token, session), session: this.#view(session, session.record.user) };
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.FORBIDDEN)) {
         const known = current === undefined ? {} : sessionFields(current.record);
@@ -168,7 +179,11 @@ export class AuthService {
    */
   async signout(scope: RequestScope): Promise<boolean> {
     const current = await scope.session();
-    if (current === null) return false;
+    if (current === null) {
+      // A cookie whose session already ended (idle, or elsewhere) is dropped all the same.
+      scope.sessionCookie?.clear();
+      return false;
+    }
     const ended = this.#end(scope, current).then(
       () => undefined,
       (error: unknown) => error,
@@ -279,7 +294,7 @@ export class AuthService {
     try {
       const { token, session } = await work();
       this.audit.record(scope, event, "success", sessionFields(session.record));
-      return { token, session: this.#view(session, session.record.user) };
+      return { token: this.#issue(scope, token, session), session: this.#view(session, session.record.user) };
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED)) {
         this.audit.record(scope, event, "failure", { provider, reason: reasonOf(error) });
@@ -297,6 +312,18 @@ export class AuthService {
   async #end(scope: RequestScope, current: ActiveSession): Promise<void> {
     await this.sessions.end(current);
     scope.forgetSession();
+    scope.sessionCookie?.clear();
+  }
+
+  /**
+   * Hands a new token to the client: in the payload, or in cookie mode in the cookie, which
+   * then lives until the session's absolute limit. It may outlive an idle expiry; the gateway
+   * refuses that session all the same, so the cookie is then merely stale.
+   */
+  #issue(scope: RequestScope, token: string, session: ActiveSession): string | null {
+    if (scope.sessionCookie === undefined) return token;
+    scope.sessionCookie.set(token, this.sessions.lifetimeLeftMs(session.record));
+    return null;
   }
 
   #view(session: ActiveSession, user: User): SessionView {

@@ -84,6 +84,13 @@ export interface GatewayConfig {
    * `/subgraph`; unset means the gateway is not served as a subgraph at all. A secret: never logged.
    */
   federationRouterSecret: string | undefined;
+  /**
+   * `SESSION_COOKIE=on`: sign-ins put the session token in an HttpOnly `__Host-` cookie instead of
+   * the payload, and requests without a bearer header authenticate by it (browser apps, BFF style).
+   */
+  sessionCookie: boolean;
+  /** Exact origins (`https://app.example.org`) whose pages may call `/graphql` cross-origin, with credentials. */
+  corsOrigins: string[];
 }
 
 /** Demo credentials of the built-in simulators; used only when the matching URL is unset. */
@@ -184,6 +191,16 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     .filter(Boolean)
     .map((key) => aesKey("SESSION_ENCRYPTION_PREVIOUS_KEYS", key)!);
 
+  const sessionCookie = read("SESSION_COOKIE") ?? "off";
+  if (sessionCookie !== "on" && sessionCookie !== "off") {
+    throw new ConfigError("SESSION_COOKIE", "expected on or off");
+  }
+  const corsOrigins = (read("CORS_ORIGINS") ?? "")
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map(exactOrigin);
+
   const minutes = (name: string, fallback: number, max: number): number => integer(env, name, fallback, 1, max) * 60_000;
 
   return {
@@ -219,6 +236,8 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     logLevel,
     auditLog,
     federationRouterSecret,
+    sessionCookie: sessionCookie === "on",
+    corsOrigins,
   };
 }
 
@@ -257,6 +276,20 @@ function httpUrl(name: string, value: string | undefined): string | undefined {
   }
   // Paths in the contracts are relative to the base; one trailing slash keeps got's prefixUrl joining them.
   return url.href.endsWith("/") ? url.href : `${url.href}/`;
+}
+
+/**
+ * An origin as browsers send it in `Origin`: scheme, host, port if not the default, nothing
+ * else, so that comparing strings is comparing origins. `*` is refused: the gateway always
+ * allows credentials to the origins it lists, and a wildcard with credentials would hand any
+ * site the user's session.
+ */
+function exactOrigin(value: string): string {
+  const url = parseUrl(value);
+  if (value === "*" || url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value) {
+    throw new ConfigError("CORS_ORIGINS", `expected comma-separated exact origins such as https://app.example.org (scheme, host, port; no path, no trailing slash, no *)`);
+  }
+  return value;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { AuthService, RequestScope } from "../auth/auth.service.js";
 import type { SessionCredentialsService } from "../auth/session-credentials.js";
+import type { AuthService, RequestScope, SessionCookieSink } from "../auth/auth.service.js";
 import type { UserInfoCache } from "../auth/user-info.cache.js";
 import { sessionFields, type AuditTrail } from "../observability/audit.js";
 import type { ActiveSession } from "../sessions/session.js";
@@ -26,9 +26,9 @@ export function requestScope(
   sessions: SessionService,
   userInfo: UserInfoCache,
   audit: AuditTrail,
-  request: { token: string | undefined; clientAddress: string; requestId: string; log: Logger },
+  request: { token: string | undefined; clientAddress: string; requestId: string; log: Logger; sessionCookie?: SessionCookieSink },
 ): RequestScope {
-  const { token, clientAddress, requestId, log } = request;
+  const { token, clientAddress, requestId, log, sessionCookie } = request;
   let lookup: Promise<ActiveSession | null> | undefined;
   return {
     session: () =>
@@ -42,7 +42,17 @@ export function requestScope(
     log,
     clientAddress,
     requestId,
+    sessionCookie,
   };
+}
+
+/**
+ * The session token a request presents: its bearer header, else (in cookie mode) its session
+ * cookie. The header wins when both come: a client that sends one on purpose means it, while
+ * a browser attaches cookies to whatever it sends.
+ */
+export function presentedToken(authorization: string | undefined, cookieToken: string | undefined): string | undefined {
+  return bearerToken(authorization) ?? cookieToken;
 }
 
 /** The token of `Authorization: Bearer <token>`, if the header is one. */

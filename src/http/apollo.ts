@@ -67,7 +67,8 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     // re-raise the signal before the requests in progress had finished.
     stopOnTerminationSignals: false,
     plugins: [
-      options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      // includeCookies: the Sandbox's requests carry the session cookie, so it works in cookie mode too.
+      options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true }),
       outcomePlugin,
       // Apollo turns on inline traces for a subgraph schema (src/graph/federation): they would
       // hand any router that asks per-field timings and error details; nothing here reads them.

@@ -17,6 +17,9 @@ export interface HttpServerOptions {
     /** The socket's peer and X-Forwarded-For, from which the client address is told. */
     peer: string | undefined;
     forwardedFor: string | undefined;
+    /** The `Cookie` header, and a way to add a `Set-Cookie` to the answer (cookie mode). */
+    cookie: string | undefined;
+    setCookie: (cookie: string) => void;
     log: Logger;
   }) => GatewayContext;
   /** The readiness of the store and the backends: names of what is down, empty when ready. */
@@ -26,6 +29,10 @@ export interface HttpServerOptions {
   metrics?: GatewayMetrics;
   /** Serves the Federation 2 subgraph at `/subgraph` to callers with the router's secret; without it `/subgraph` is not found. */
   subgraph?: { apollo: ApolloServer<GatewayContext>; routerSecret: string };
+  /** Cross-origin rules (src/http/cors.ts); true when it answered the request itself. */
+  cors?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+  /** Serves the example app under `/app/` (src/http/static.ts); without it `/app/` is not found. */
+  app?: (res: ServerResponse, path: string) => Promise<void>;
 }
 
 /** The header in which the router presents the shared secret on every request to `/subgraph`. */
@@ -75,9 +82,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
         authorization: header(req, "authorization"),
         peer: req.socket.remoteAddress,
         forwardedFor: header(req, "x-forwarded-for"),
+        cookie: header(req, "cookie"),
+        setCookie: (cookie) => res.appendHeader("set-cookie", cookie),
         log: requestLog,
       });
     const route = async (): Promise<void> => {
+      if (options.cors?.(req, res, path)) return;
       if (path === "/graphql") {
         context = graphqlContext();
         await graphql(options.apollo, req, res, context);
@@ -98,6 +108,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
         const { contentType, body } = await metrics.exposition();
         res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
         res.end(body);
+      } else if (options.app !== undefined && (path === "/app" || path.startsWith("/app/"))) {
+        await options.app(res, path);
       } else if (path === "/readyz") {
         const checks = await options.readiness();
         const down = Object.keys(checks).filter((name) => checks[name] === "down");

@@ -110,6 +110,11 @@ export class SessionService {
     return rotated;
   }
 
+  /** How long until the session ends at its absolute limit, however it is used meanwhile. */
+  lifetimeLeftMs(record: SessionRecord): number {
+    return record.createdAt + this.#options.absoluteTimeoutMs - this.#options.now();
+  }
+
   async end(session: Pick<ActiveSession, "key">): Promise<void> {
     await this.#store.delete(session.key);
     await this.#expiries.cancel(session.key);

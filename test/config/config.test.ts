@@ -55,6 +55,8 @@ describe("loadConfig", () => {
       logLevel: "info",
       auditLog: "stderr",
       federationRouterSecret: undefined,
+      sessionCookie: false,
+      corsOrigins: [],
     };
     expect(config).toEqual(expected);
   });
@@ -92,6 +94,8 @@ describe("loadConfig", () => {
         LOG_LEVEL: "warn",
         AUDIT_LOG: "/var/log/gateway/audit.jsonl",
         FEDERATION_ROUTER_SECRET: ROUTER_SECRET,
+        SESSION_COOKIE: "on",
+        CORS_ORIGINS: "https://app.example.org, http://127.0.0.1:5173",
       },
       SIMULATORS,
     );
@@ -123,6 +127,8 @@ describe("loadConfig", () => {
       logLevel: "warn",
       auditLog: "/var/log/gateway/audit.jsonl",
       federationRouterSecret: ROUTER_SECRET,
+      sessionCookie: true,
+      corsOrigins: ["https://app.example.org", "http://127.0.0.1:5173"],
     };
     expect(config).toEqual(expected);
   });
@@ -195,6 +201,12 @@ describe("loadConfig", () => {
     ["IDP_TIME_ZONE", "an offset, not a zone", { IDP_TIME_ZONE: "GMT+6" }],
     ["FEDERATION_ROUTER_SECRET", "shorter than 32 characters", { FEDERATION_ROUTER_SECRET: ROUTER_SECRET.slice(1) }],
     ["FEDERATION_ROUTER_SECRET", "holding a space (it travels in a header)", { FEDERATION_ROUTER_SECRET: `${ROUTER_SECRET} and more` }],
+    ["SESSION_COOKIE", "neither on nor off", { SESSION_COOKIE: "yes" }],
+    ["CORS_ORIGINS", "a wildcard (credentials are always allowed to listed origins)", { CORS_ORIGINS: "*" }],
+    ["CORS_ORIGINS", "an origin with a path", { CORS_ORIGINS: "https://app.example.org/app" }],
+    ["CORS_ORIGINS", "an origin with a trailing slash", { CORS_ORIGINS: "https://app.example.org/" }],
+    ["CORS_ORIGINS", "not http(s)", { CORS_ORIGINS: "chrome-extension://abcdef" }],
+    ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
   ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
     const error = refusal(env);
 

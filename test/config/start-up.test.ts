@@ -137,10 +137,26 @@ describe("npm start with nothing set (node dist/src/main.js)", () => {
       }),
     });
 
-    const body = (await response.json()) as { data?: { createSession: { token: string; session: { provider: string } } }; errors?: unknown };
+    const body = (await response.json()) as { data?: { createSession: { token: string | null; session: { provider: string } } }; errors?: unknown };
     expect(body.errors).toBeUndefined();
-    expect(body.data!.createSession.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The demo runs in cookie mode: the token travels in the HttpOnly cookie, not the payload.
+    expect(body.data!.createSession.token).toBeNull();
+    expect(response.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-session=[A-Za-z0-9_-]{43}; .*HttpOnly/)]);
     expect(body.data!.createSession.session.provider).toBe("SPINE");
+  });
+
+  it("prints where to open the example app, and the app is there", async () => {
+    const appUrl = (await app.stdoutMatch(/Example app:\s+(\S+)/))[1]!;
+
+    expect(appUrl).toBe(`${url}/app/`);
+    const page = await fetch(appUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>Health auth gateway: example app</title>");
+    expect((await fetch(`${url}/app/app.js`)).status).toBe(200);
+  });
+
+  it("says that it runs in cookie mode", () => {
+    expect(app.stdout).toContain("Cookie mode (SESSION_COOKIE=on)");
   });
 
   it("signs in with the first printed demo email and password", async () => {
@@ -167,6 +183,27 @@ describe("npm start with nothing set (node dist/src/main.js)", () => {
 
     expect(code).toBe(0);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe("npm start with SESSION_COOKIE=off", () => {
+  it("keeps bearer tokens in the demo too: the payload carries the token and no cookie is set", async () => {
+    const app = start({ PORT: "0", SESSION_COOKIE: "off" });
+    const url = (await app.stdoutMatch(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    await app.stdoutMatch(/Ctrl\+C stops everything/);
+    const token = /^\s+token: (\S+)$/m.exec(app.stdout)![1]!;
+
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "mutation ($token: String!) { createSession(input: { token: $token }) { token } }", variables: { token } }),
+    });
+
+    const body = (await response.json()) as { data?: { createSession: { token: string | null } } };
+    expect(body.data!.createSession.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(app.stdout).toContain("Authorization: Bearer <token>");
+    await app.kill();
   });
 });
 

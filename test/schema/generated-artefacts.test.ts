@@ -243,16 +243,20 @@ async function codegenOutput(): Promise<Array<{ filename: string; content: strin
   return JSON.parse(stdout) as Array<{ filename: string; content: string }>;
 }
 
-describe("test/generated/operations.ts", () => {
-  it("is what codegen makes of schema/schema.graphql and test/operations today (run `npm run codegen` to update it)", async () => {
-    const outputs = await codegenOutput();
-    const generated = outputs.find((output) => output.filename.endsWith("test/generated/operations.ts"));
-    expect(generated).toBeDefined();
-    const committed = await readFile(`${ROOT}test/generated/operations.ts`, "utf8");
+describe("codegen output", () => {
+  let outputs: Array<{ filename: string; content: string }>;
+  beforeAll(async () => {
+    outputs = await codegenOutput();
+  }, 60_000);
 
-    expect({ file: "test/generated/operations.ts (run `npm run codegen`)", content: committed }).toEqual({
-      file: "test/generated/operations.ts (run `npm run codegen`)",
-      content: generated!.content,
-    });
+  it.each([
+    ["test/generated/operations.ts", "the operations the tests send (test/operations)"],
+    ["web/src/graphql.ts", "the example app's operations (web/operations)"],
+  ])("%s is what codegen makes of schema/schema.graphql and %s today (run `npm run codegen` to update it)", async (file) => {
+    const generated = outputs.find((output) => output.filename.endsWith(file));
+    expect(generated).toBeDefined();
+    const committed = await readFile(`${ROOT}${file}`, "utf8");
+
+    expect({ file: `${file} (run \`npm run codegen\`)`, content: committed }).toEqual({ file: `${file} (run \`npm run codegen\`)`, content: generated!.content });
   });
 });
