@@ -2,7 +2,7 @@
  * `npm start`: the gateway, and the built-in simulators for any backend whose URL is unset.
  * A bad setting stops start-up with one line naming it, and exit code 1.
  */
-import { ConfigError, loadConfig } from "./config/config.js";
+import { ConfigError, loadConfig, type GatewayConfig } from "./config/config.js";
 import { startGateway, type RunningGateway } from "./gateway.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  process.stdout.write(banner(gateway.url, config.spine.url === undefined, config.idp.url === undefined, config.production, config.sessionCookie));
+  process.stdout.write(banner(gateway.url, config));
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -58,13 +58,16 @@ async function started<T extends SimulatorHandle>(simulators: SimulatorHandle[],
 }
 
 /** What a newcomer needs on screen: where to click, and what to sign in with. */
-function banner(url: string, spineSimulated: boolean, idpSimulated: boolean, production: boolean, cookieMode: boolean): string {
+function banner(url: string, config: GatewayConfig): string {
+  const { production, sessionCookie: cookieMode } = config;
+  const [spineSimulated, idpSimulated] = [config.spine.url === undefined, config.idp.url === undefined];
   const lines = [
     "",
     `Health auth gateway listening on ${url}`,
     production ? `  GraphQL endpoint:   ${url}/graphql` : `  Apollo Sandbox:     ${url}/graphql  (open it in a browser)`,
     ...(production ? [] : [`  Example app:        ${url}/app/  (open it in a browser)`]),
-    `  Health, readiness:  ${url}/healthz, ${url}/readyz`,
+    ...(config.federationRouterSecret === undefined ? [] : [`  Federation subgraph: ${url}/subgraph  (for the router: Router-Secret header)`]),
+    `  Health, readiness:  ${url}/healthz, ${url}/readyz, metrics ${url}/metrics`,
     `  Spine:              ${spineSimulated ? "built-in simulator (demo data)" : "SPINE_URL"}`,
     `  IdP:                ${idpSimulated ? "built-in simulator (demo data)" : "IDP_URL"}`,
   ];
