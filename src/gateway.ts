@@ -97,11 +97,11 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   if (config.sessions.encryptionKey === undefined) {
     log.warn("SESSION_ENCRYPTION_KEY is unset: stored sessions are sealed with a key of this process only (fine for the demo, not for production)");
   }
-  const sealer = new Sealer(sealingKey(config.sessions.encryptionKey ?? randomBytes(32)), config.sessions.previousEncryptionKeys.map(sealingKey));
-  const sealed = <T>(name: string): KeyValueStore<T> =>
-    sealedStore<T>(store.namespace<string>(name), sealer, (key) => log.warn({ namespace: name, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"));
-  const sessions = new SessionService(sealed<SessionRecord>("session"), { ...config.sessions, now });
-  const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
+  const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
+    log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
+  );
+  const sessions = new SessionService(stores.sessions, { ...config.sessions, now });
+  const userInfo = new UserInfoCache(idp, stores.userInfo, config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
   const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
@@ -171,6 +171,20 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         await Promise.all([store.close(), audit.close()]);
       })()),
   };
+}
+
+/**
+ * The namespaces that hold sessions and cached user info, sealed (see Sealer). Exported for the
+ * benchmark's memory probe, which must measure sessions stored exactly as the gateway stores them.
+ */
+export function sessionStores(
+  store: Store,
+  settings: { redisUrl: string | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
+  onUnreadable: (namespace: string, key: string) => void,
+): { sessions: KeyValueStore<SessionRecord>; userInfo: KeyValueStore<User> } {
+  const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
+  const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
+  return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
