@@ -174,14 +174,20 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
 }
 
 /**
- * The namespaces that hold sessions and cached user info, sealed (see Sealer). Exported for the
- * benchmark's memory probe, which must measure sessions stored exactly as the gateway stores them.
+ * The namespaces that hold sessions and cached user info. On Redis they are sealed (see Sealer):
+ * what is stored there leaves the process (dumps, backups, replicas). In this process's memory
+ * they are not: nothing there leaves it, and whoever can read its memory can read the sealing key
+ * beside the values, so sealing would protect nothing while costing an AES-GCM open on every
+ * request (measured by `npm run bench`). keyv still stores them serialized, so no caller shares
+ * an object with the store. Exported for the benchmark's memory probe, which must measure
+ * sessions stored exactly as the gateway stores them.
  */
 export function sessionStores(
   store: Store,
   settings: { redisUrl: string | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
   onUnreadable: (namespace: string, key: string) => void,
 ): { sessions: KeyValueStore<SessionRecord>; userInfo: KeyValueStore<User> } {
+  if (settings.redisUrl === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
   const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
   return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };

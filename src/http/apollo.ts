@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
   GraphQLError,
@@ -16,6 +16,7 @@ import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { toPublicError } from "../errors/gateway-error.js";
 import type { GatewayContext } from "../graph/context.js";
+import { compiledExecutor } from "./compiled-executor.js";
 import { MAX_TOKENS, TOO_COMPLEX, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
 /** Apollo's own codes for requests that never reached a resolver; they pass as they are. */
@@ -50,7 +51,8 @@ export interface ApolloOptions {
 /** Apollo Server for the gateway's graph, with the one error mask and the per-request outcome. */
 export function createApollo(options: ApolloOptions): ApolloServer<GatewayContext> {
   return new ApolloServer<GatewayContext>({
-    schema: options.schema,
+    // The schema reaches Apollo through its gateway interface only to run operations compiled (see there).
+    gateway: compiledExecutor<GatewayContext>(options.schema),
     introspection: !options.production,
     // Field suggestions ("Did you mean ...?") describe the schema to whoever probes it.
     hideSchemaDetailsFromClientErrors: options.production,
@@ -67,6 +69,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     // re-raise the signal before the requests in progress had finished.
     stopOnTerminationSignals: false,
     plugins: [
+      // Installed by default, it hooks the resolution of every field to compute cache hints;
+      // nothing of this graph may be cached (it is all per user), so it is pure per-field cost.
+      ApolloServerPluginCacheControlDisabled(),
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       outcomePlugin,
     ],
