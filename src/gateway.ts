@@ -94,9 +94,6 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     onCircuitChange,
     now,
   });
-  if (config.sessions.encryptionKey === undefined) {
-    log.warn("SESSION_ENCRYPTION_KEY is unset: stored sessions are sealed with a key of this process only (fine for the demo, not for production)");
-  }
   const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
   );
