@@ -35,6 +35,9 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { log, metrics } = options;
+  // The request line, one per request, skips the redaction net (a tenth of a warm request's
+  // cost, measured by `npm run bench`): its fields are fixed below and all scalars, none a secret.
+  const accessLog = log.child({}, { redact: [] });
   return createServer((req, res) => {
     const started = performance.now();
     const sent = req.headers["x-request-id"];
@@ -50,8 +53,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
       const outcome = context === undefined ? undefined : outcomeOf(context, res.statusCode);
       if (context !== undefined && outcome !== undefined) metrics?.request(context.outcome.rootFields ?? "unknown", outcome, seconds);
       // The query string is left out: a GET query's variables would be printed with it.
-      requestLog.info(
+      accessLog.info(
         {
+          requestId,
           method: req.method,
           path,
           status: res.statusCode,
