@@ -14,6 +14,8 @@ import type { User } from "./domain/user.js";
 import { bearerToken, clientAddress, requestScope } from "./graph/context.js";
 import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
+import { FastPath } from "./http/fast-path.js";
+import { KnownOperations } from "./http/known-operations.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logging/logger.js";
 import { AuditTrail, openAuditDestination, type AuditDestination } from "./observability/audit.js";
@@ -111,13 +113,16 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     return counted.sessions;
   };
 
-  const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
+  const schema = await gatewaySchema();
+  const known = new KnownOperations();
+  const apollo = createApollo({ schema, production: config.production, known });
   await apollo.start();
 
   const server = createHttpServer({
     apollo,
     log,
     metrics,
+    fastPath: new FastPath(known, schema),
     context: ({ requestId, authorization, peer, forwardedFor, log: requestLog }) => ({
       requestId,
       log: requestLog,

@@ -1,6 +1,7 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from "@apollo/server";
 import { GraphQLError, getVariableValues, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from "graphql";
 import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
+import type { KnownOperations } from "./known-operations.js";
 
 type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TContext>["gateway"];
 
@@ -14,7 +15,7 @@ type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TCon
  * parsed document for the same query text, and when it evicts a document the compiled
  * operations go with it (a WeakMap), so this cache is bounded as the store is.
  */
-export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSchema): Gateway<TContext> {
+export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSchema, known?: KnownOperations): Gateway<TContext> {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
   const compile = (document: DocumentNode, operationName: string | undefined): CompiledQuery | ExecutionResult => {
     let byName = compiled.get(document);
@@ -38,6 +39,7 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
           }
           const query = compile(document, request.operationName ?? undefined);
           if (!isCompiledQuery(query)) return query;
+          if (known !== undefined && request.query !== undefined) known.remember(request.query, request.operationName ?? undefined, { compiled: query, document, operation });
           const result = await query.query(undefined, context, request.variables ?? {});
           return result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphQLError) };
         },
@@ -57,7 +59,7 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
  * `nodes`. Apollo's plugins, `unwrapResolverError` and the mask expect graphql-js's shape, so
  * each becomes one, with the same message, path, locations and cause.
  */
-function asGraphQLError(error: GraphQLError): GraphQLError {
+export function asGraphQLError(error: GraphQLError): GraphQLError {
   const converted = new GraphQLError(error.message, { path: error.path, originalError: error.originalError ?? undefined, extensions: error.extensions });
   // graphql-js works locations out from nodes, which graphql-jit does not keep; it gives them as they are.
   return Object.assign(converted, { locations: error.locations });
