@@ -200,6 +200,14 @@ export class Store {
   }
 
   async #run<R>(operation: string, work: () => Promise<R>): Promise<R> {
+    if (this.#redis === undefined) {
+      // In memory nothing can hang: a timer per operation (two on every warm request) would only cost.
+      try {
+        return await work();
+      } catch (error) {
+        throw new StoreError(operation, error);
+      }
+    }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${this.#options.operationTimeoutMs} ms`)), this.#options.operationTimeoutMs);
