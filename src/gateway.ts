@@ -18,6 +18,8 @@ import { gatewaySchema } from "./graph/schema.js";
 import { createApollo } from "./http/apollo.js";
 import { clearedSessionCookie, sessionCookie, sessionCookieToken } from "./http/cookies.js";
 import { corsPolicy } from "./http/cors.js";
+import { FastPath } from "./http/fast-path.js";
+import { KnownOperations } from "./http/known-operations.js";
 import { createHttpServer } from "./http/server.js";
 import { exampleApp } from "./http/static.js";
 import { createLogger } from "./logging/logger.js";
@@ -106,14 +108,11 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     onCircuitChange,
     now,
   });
-  if (config.sessions.encryptionKey === undefined) {
-    log.warn("SESSION_ENCRYPTION_KEY is unset: stored sessions are sealed with a key of this process only (fine for the demo, not for production)");
-  }
-  const sealer = new Sealer(sealingKey(config.sessions.encryptionKey ?? randomBytes(32)), config.sessions.previousEncryptionKeys.map(sealingKey));
-  const sealed = <T>(name: string): KeyValueStore<T> =>
-    sealedStore<T>(store.namespace<string>(name), sealer, (key) => log.warn({ namespace: name, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"));
-  const sessions = new SessionService(sealed<SessionRecord>("session"), store.expiryIndex("session"), { ...config.sessions, now });
-  const userInfo = new UserInfoCache(idp, sealed<User>("userinfo"), config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
+  const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
+    log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
+  );
+  const sessions = new SessionService(stores.sessions, store.expiryIndex("session"), { ...config.sessions, now });
+  const userInfo = new UserInfoCache(idp, stores.userInfo, config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
   const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
@@ -129,7 +128,10 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const sweepIntervalMs = dependencies.expirySweepIntervalMs ?? EXPIRY_SWEEP_INTERVAL_MS;
   const sweeper = sweepIntervalMs > 0 ? sweepExpiredSessions(sessions, audit, log, sweepIntervalMs) : undefined;
 
-  const apollo = createApollo({ schema: await gatewaySchema(), production: config.production });
+
+  const schema = await gatewaySchema();
+  const known = new KnownOperations();
+  const apollo = createApollo({ schema, production: config.production, known });
   await apollo.start();
   const credentials = new SessionCredentialsService({ spineAsid: config.spine.asid, idpClientId: config.idp.clientId });
   // The subgraph is served only when a router secret is set: without one, nobody could be told apart from the router.
@@ -147,6 +149,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     cors: corsPolicy(config.corsOrigins),
     // The example app, like the Sandbox, is for trying the gateway out, not for production.
     app: config.production ? undefined : exampleApp(),
+    fastPath: new FastPath(known, schema),
     context: ({ requestId, authorization, peer, forwardedFor, cookie, setCookie, log: requestLog }) => ({
       requestId,
       log: requestLog,
@@ -228,6 +231,26 @@ function sweepExpiredSessions(sessions: SessionService, audit: AuditTrail, log: 
   // The sweep must not keep a process alive that has otherwise finished.
   timer.unref();
   return timer;
+}
+
+/**
+ * The namespaces that hold sessions and cached user info. On Redis they are sealed (see Sealer):
+ * what is stored there leaves the process (dumps, backups, replicas). In this process's memory
+ * they are not: nothing there leaves it, and whoever can read its memory can read the sealing key
+ * beside the values, so sealing would protect nothing while costing an AES-GCM open on every
+ * request (measured by `npm run bench`). keyv still stores them serialized, so no caller shares
+ * an object with the store. Exported for the benchmark's memory probe, which must measure
+ * sessions stored exactly as the gateway stores them.
+ */
+export function sessionStores(
+  store: Store,
+  settings: { redisUrl: string | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
+  onUnreadable: (namespace: string, key: string) => void,
+): { sessions: KeyValueStore<SessionRecord>; userInfo: KeyValueStore<User> } {
+  if (settings.redisUrl === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
+  const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
+  const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
+  return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

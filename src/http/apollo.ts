@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
   GraphQLError,
@@ -16,6 +16,8 @@ import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { toPublicError } from "../errors/gateway-error.js";
 import type { GatewayContext } from "../graph/context.js";
+import { compiledExecutor } from "./compiled-executor.js";
+import type { KnownOperations } from "./known-operations.js";
 import { MAX_TOKENS, TOO_COMPLEX, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
 /** Apollo's own codes for requests that never reached a resolver; they pass as they are. */
@@ -45,12 +47,15 @@ const VALUE_KINDS = new Set<string>([
 export interface ApolloOptions {
   schema: GraphQLSchema;
   production: boolean;
+  /** Where queries that passed the whole pipeline are kept for the fast path (src/http/fast-path.ts); none kept when unset. */
+  known?: KnownOperations;
 }
 
 /** Apollo Server for the gateway's graph, with the one error mask and the per-request outcome. */
 export function createApollo(options: ApolloOptions): ApolloServer<GatewayContext> {
   return new ApolloServer<GatewayContext>({
-    schema: options.schema,
+    // The schema reaches Apollo through its gateway interface only to run operations compiled (see there).
+    gateway: compiledExecutor<GatewayContext>(options.schema, options.known),
     introspection: !options.production,
     // Field suggestions ("Did you mean ...?") describe the schema to whoever probes it.
     hideSchemaDetailsFromClientErrors: options.production,
@@ -67,6 +72,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     // re-raise the signal before the requests in progress had finished.
     stopOnTerminationSignals: false,
     plugins: [
+      // Installed by default, it hooks the resolution of every field to compute cache hints;
+      // nothing of this graph may be cached (it is all per user), so it is pure per-field cost.
+      ApolloServerPluginCacheControlDisabled(),
       // includeCookies: the Sandbox's requests carry the session cookie, so it works in cookie mode too.
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true }),
       outcomePlugin,
@@ -175,25 +183,35 @@ const outcomePlugin: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ contextValue, operationName, operation, document }) {
-        contextValue.outcome.operation = operationName ?? operation?.name?.value ?? null;
-        contextValue.outcome.rootFields = operation === undefined ? null : rootFields(operation, document);
+        recordOperation(contextValue, operationName ?? undefined, operation, document);
       },
       async didEncounterErrors({ contextValue, errors }) {
-        for (const error of errors) {
-          const original = unwrapResolverError(error);
-          const { code, unexpected } = classify(error, error.message, error.extensions.code);
-          contextValue.outcome.codes.add(code);
-          if (unexpected) contextValue.log.error({ err: original }, "unexpected error, answered as INTERNAL_SERVER_ERROR");
-          if (original instanceof BackendError) {
-            contextValue.log.warn(
-              { backend: original.backend, endpoint: original.endpoint, failure: original.failure, status: original.status, ersCode: original.ersCode },
-              "backend call failed",
-            );
-          } else if (original instanceof StoreError) {
-            contextValue.log.error({ cause: (original.cause as Error | undefined)?.message }, "session store failed");
-          }
-        }
+        recordErrors(contextValue, errors);
       },
     };
   },
 };
+
+/** The operation's name (as the client gave it) and root fields, on the context. Shared with the fast path. */
+export function recordOperation(contextValue: GatewayContext, operationName: string | undefined, operation: OperationDefinitionNode | undefined, document: DocumentNode): void {
+  contextValue.outcome.operation = operationName ?? operation?.name?.value ?? null;
+  contextValue.outcome.rootFields = operation === undefined ? null : rootFields(operation, document);
+}
+
+/** Each error's public code on the context, and what an operator should see in the log. Shared with the fast path. */
+export function recordErrors(contextValue: GatewayContext, errors: readonly GraphQLError[]): void {
+  for (const error of errors) {
+    const original = unwrapResolverError(error);
+    const { code, unexpected } = classify(error, error.message, error.extensions.code);
+    contextValue.outcome.codes.add(code);
+    if (unexpected) contextValue.log.error({ err: original }, "unexpected error, answered as INTERNAL_SERVER_ERROR");
+    if (original instanceof BackendError) {
+      contextValue.log.warn(
+        { backend: original.backend, endpoint: original.endpoint, failure: original.failure, status: original.status, ersCode: original.ersCode },
+        "backend call failed",
+      );
+    } else if (original instanceof StoreError) {
+      contextValue.log.error({ cause: (original.cause as Error | undefined)?.message }, "session store failed");
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import type { ApolloServerOptionsWithGateway, BaseContext } from "@apollo/server";
+import { GraphQLError, getVariableValues, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from "graphql";
+import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
+import type { KnownOperations } from "./known-operations.js";
+
+type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TContext>["gateway"];
+
+/**
+ * Serves `schema` to Apollo Server through its gateway interface, so that Apollo runs each
+ * operation with graphql-jit instead of graphql-js: an operation is compiled to JavaScript
+ * once and the compiled function runs every later request. Apollo still parses, validates,
+ * caches documents and runs every plugin and `formatError` as before; only execution changes.
+ *
+ * Compiled operations are kept per document object: Apollo's document store hands the same
+ * parsed document for the same query text, and when it evicts a document the compiled
+ * operations go with it (a WeakMap), so this cache is bounded as the store is.
+ */
+export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSchema, known?: KnownOperations): Gateway<TContext> {
+  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
+  const compile = (document: DocumentNode, operationName: string | undefined): CompiledQuery | ExecutionResult => {
+    let byName = compiled.get(document);
+    if (byName === undefined) compiled.set(document, (byName = new Map()));
+    const key = operationName ?? "";
+    let query = byName.get(key);
+    if (query === undefined) byName.set(key, (query = compileQuery(schema, document, operationName)));
+    return query;
+  };
+  return {
+    async load() {
+      return {
+        schema,
+        executor: async (requestContext) => {
+          const { document, request, context, operation } = requestContext;
+          // Variables are checked by graphql-js first, so a bad value is refused in graphql-js's
+          // own words, which Apollo (BAD_USER_INPUT) and maskError (no echoed value) rely on.
+          if (operation.variableDefinitions !== undefined && operation.variableDefinitions.length > 0) {
+            const coerced = getVariableValues(schema, operation.variableDefinitions, request.variables ?? {});
+            if (coerced.errors !== undefined) return { errors: coerced.errors };
+          }
+          const query = compile(document, request.operationName ?? undefined);
+          if (!isCompiledQuery(query)) return query;
+          if (known !== undefined && request.query !== undefined) known.remember(request.query, request.operationName ?? undefined, { compiled: query, document, operation });
+          const result = await query.query(undefined, context, request.variables ?? {});
+          return result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphQLError) };
+        },
+      };
+    },
+    // Apollo learns the schema from this call; it never changes afterwards, so there is nothing more to tell.
+    onSchemaLoadOrUpdate: (callback) => {
+      callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
+      return () => undefined;
+    },
+    async stop() {},
+  };
+}
+
+/**
+ * graphql-jit's errors are not graphql-js's: no `extensions` unless the cause has some, no
+ * `nodes`. Apollo's plugins, `unwrapResolverError` and the mask expect graphql-js's shape, so
+ * each becomes one, with the same message, path, locations and cause.
+ */
+export function asGraphQLError(error: GraphQLError): GraphQLError {
+  const converted = new GraphQLError(error.message, { path: error.path, originalError: error.originalError ?? undefined, extensions: error.extensions });
+  // graphql-js works locations out from nodes, which graphql-jit does not keep; it gives them as they are.
+  return Object.assign(converted, { locations: error.locations });
+}
