@@ -22,7 +22,7 @@ import { FastPath } from "./http/fast-path.js";
 import { KnownOperations } from "./http/known-operations.js";
 import { createHttpServer } from "./http/server.js";
 import { exampleApp } from "./http/static.js";
-import { createLogger } from "./logging/logger.js";
+import { bufferedStdout, createLogger } from "./logging/logger.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
 import { InFlightCalls } from "./sessions/in-flight.js";
@@ -70,8 +70,14 @@ const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 /** Builds the gateway from its settings and starts listening. */
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
   const now = dependencies.now ?? Date.now;
-  const log = createLogger({ level: config.logLevel, destination: dependencies.logDestination });
   const metrics = new GatewayMetrics({ liveSessions: () => liveSessions() });
+  let logDestination = dependencies.logDestination;
+  if (logDestination === undefined) {
+    const stdout = bufferedStdout();
+    stdout.on("drop", () => metrics.logLineDropped());
+    logDestination = stdout;
+  }
+  const log = createLogger({ level: config.logLevel, destination: logDestination });
   const onCall = (event: UpstreamCallEvent): void => {
     metrics.upstreamCall(event);
     log.debug({ upstream: event }, "upstream call");
@@ -152,7 +158,9 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     fastPath: new FastPath(known, schema),
     context: ({ requestId, authorization, peer, forwardedFor, cookie, setCookie, log: requestLog }) => ({
       requestId,
-      log: requestLog,
+      get log() {
+        return requestLog();
+      },
       auth,
       credentials,
       scope: requestScope(sessions, userInfo, audit, {

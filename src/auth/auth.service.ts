@@ -14,8 +14,9 @@ import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
 
 /** A user as the graph shows them. */
-export interface UserView extends User {
+export interface UserView extends Omit<User, "lastLoginAt"> {
   id: string;
+  lastLoginAt: Date | null;
 }
 
 /** A session as the graph shows it: no credential, no token. */
@@ -340,8 +341,20 @@ export class AuthService {
   }
 }
 
+/**
+ * Views already made, by user object. A warm request gets the very user object the last one got
+ * (the store's decoded values are shared and frozen), so its view is made once, not per request;
+ * the graph's DateTime checks a text with a long regular expression at every answer, a Date not.
+ */
+const userViews = new WeakMap<User, UserView>();
+
 function toUserView(user: User): UserView {
-  return { ...user, id: globalUserId(user) };
+  let view = userViews.get(user);
+  if (view === undefined) {
+    view = Object.freeze({ ...user, id: globalUserId(user), lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt) });
+    userViews.set(user, view);
+  }
+  return view;
 }
 
 /** What may be logged of an error: its name and message, which never carry secrets here. */

@@ -1,4 +1,6 @@
+import type DataLoader from "dataloader";
 import type { Logger } from "pino";
+import type { User } from "../domain/user.js";
 import type { SessionCredentialsService } from "../auth/session-credentials.js";
 import type { AuthService, RequestScope, SessionCookieSink } from "../auth/auth.service.js";
 import type { UserInfoCache } from "../auth/user-info.cache.js";
@@ -26,10 +28,12 @@ export function requestScope(
   sessions: SessionService,
   userInfo: UserInfoCache,
   audit: AuditTrail,
-  request: { token: string | undefined; clientAddress: string; requestId: string; log: Logger; sessionCookie?: SessionCookieSink },
+  request: { token: string | undefined; clientAddress: string; requestId: string; log: () => Logger; sessionCookie?: SessionCookieSink },
 ): RequestScope {
   const { token, clientAddress, requestId, log, sessionCookie } = request;
   let lookup: Promise<ActiveSession | null> | undefined;
+  // Made on first use, like the logger: most operations load no user info.
+  let loader: DataLoader<string, User> | undefined;
   return {
     session: () =>
       (lookup ??= sessions.find(token, (record, reason) =>
@@ -38,8 +42,12 @@ export function requestScope(
     forgetSession: () => {
       lookup = Promise.resolve(null);
     },
-    userInfo: userInfo.loader(),
-    log,
+    get userInfo() {
+      return (loader ??= userInfo.loader());
+    },
+    get log() {
+      return log();
+    },
     clientAddress,
     requestId,
     sessionCookie,
@@ -67,6 +75,8 @@ export function bearerToken(authorization: string | undefined): string | undefin
  * left were written by the client itself and prove nothing.
  */
 export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trustedProxyHops: number): string {
+  // The common case, asked on every request: nothing to split.
+  if (trustedProxyHops === 0 || forwardedFor === undefined) return peer ?? "unknown";
   const chain = [...(forwardedFor ?? "").split(",").map((entry) => entry.trim()).filter(Boolean), peer ?? "unknown"];
   return chain[Math.max(0, chain.length - 1 - trustedProxyHops)]!;
 }

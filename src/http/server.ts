@@ -21,7 +21,8 @@ export interface HttpServerOptions {
     /** The `Cookie` header, and a way to add a `Set-Cookie` to the answer (cookie mode). */
     cookie: string | undefined;
     setCookie: (cookie: string) => void;
-    log: Logger;
+    /** The request's logger (with its request id), made on first use. */
+    log: () => Logger;
   }) => GatewayContext;
   /** The readiness of the store and the backends: names of what is down, empty when ready. */
   readiness: () => Promise<Record<string, "up" | "down">>;
@@ -59,7 +60,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const requestId = typeof sent === "string" && REQUEST_ID.test(sent) ? sent : randomUUID();
     res.setHeader("x-request-id", requestId);
     const path = (req.url ?? "/").split("?")[0];
-    const requestLog = log.child({ requestId });
+    // Made when first needed: a child logger costs a warm request about 3 µs (its bindings pass
+    // the redaction net), and most requests never log anything but their request line.
+    let requestLogger: Logger | undefined;
+    const requestLog = (): Logger => (requestLogger ??= log.child({ requestId }));
     let context: GatewayContext | undefined;
 
     // "close", not "finish": a client that hangs up before the answer still gets its line.
@@ -127,7 +131,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       }
     };
     route().catch((error: unknown) => {
-      requestLog.error({ err: error }, "request failed outside GraphQL");
+      requestLog().error({ err: error }, "request failed outside GraphQL");
       if (!res.headersSent) json(res, 500, { errors: [{ message: "Internal server error.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
       else res.destroy();
     });
@@ -142,6 +146,7 @@ function sameSecret(presented: string | undefined, secret: string): boolean {
 
 /** OK, or the request's error codes sorted and joined (`FORBIDDEN`, `UNAUTHENTICATED,UPSTREAM_UNAVAILABLE`). */
 function outcomeOf(context: GatewayContext, status: number): string {
+  if (context.outcome.codes.size === 0) return status < 400 ? "OK" : "BAD_REQUEST";
   return [...context.outcome.codes].sort().join(",") || (status < 400 ? "OK" : "BAD_REQUEST");
 }
 
@@ -162,7 +167,8 @@ async function graphql(apollo: ApolloServer<GatewayContext>, fastPath: FastPath 
   }
   const fast = req.method === "POST" && parsed !== undefined ? await fastPath?.answer(parsed, header(req, "accept"), context) : undefined;
   if (fast !== undefined) {
-    res.writeHead(fast.status, { "content-type": fast.contentType });
+    // With its length known the answer goes out whole, not in chunked framing (as Apollo's does).
+    res.writeHead(fast.status, { "content-type": fast.contentType, "content-length": Buffer.byteLength(fast.body) });
     res.end(fast.body);
     return;
   }
@@ -224,7 +230,8 @@ function readBody(req: IncomingMessage): Promise<string | "too-large"> {
       }
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    // A GraphQL body mostly arrives in one chunk: decoded as it is, not copied into a new buffer first.
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
 }

@@ -72,6 +72,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly #logLinesDropped = new Counter({
+    name: "gateway_log_lines_dropped_total",
+    help: "Log lines dropped because standard output was not being read and too much was pending",
+    registers: [this.registry],
+  });
+
   constructor(options: GatewayMetricsOptions = {}) {
     // Node's process metrics keep their usual names (process_*, nodejs_*): dashboards and
     // alerts written for any Node service expect them so.
@@ -94,6 +100,10 @@ export class GatewayMetrics {
   request(operation: string, outcome: string, seconds: number): void {
     this.#requests.inc({ operation, outcome });
     this.#requestSeconds.observe({ operation, outcome }, seconds);
+  }
+
+  logLineDropped(): void {
+    this.#logLinesDropped.inc();
   }
 
   /** One backend call attempt, as the upstream client reports it. */

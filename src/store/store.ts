@@ -39,6 +39,49 @@ export interface ExpiryIndex {
   claim(key: string): Promise<boolean>;
 }
 
+/**
+ * Texts of the in-memory store decoded lately, each with its value. A warm request reads its
+ * session and its user info again and again, and parsing them was a tenth of its time; texts
+ * are kept as texts (a fraction of the memory of the objects they hold), so this keeps the
+ * objects of the last few hundred read only.
+ */
+const DECODED_TEXTS_KEPT = 512;
+
+/**
+ * keyv's `deserialize` for the in-memory store, remembering what it decoded. A stored text is
+ * the same string object at every read, so a hit is a pointer comparison; a text replaced in the
+ * store is simply never asked for again and leaves in turn. Oldest out first, hits or not: a
+ * value still in use comes back after one parse. The values are frozen, since every reader of
+ * the same text now gets the same object.
+ */
+function decodedValues(): <Value>(text: string) => StoredEntry<Value> {
+  const decoded = new Map<string, StoredEntry<unknown>>();
+  return <Value>(text: string) => {
+    let entry = decoded.get(text);
+    if (entry === undefined) {
+      entry = deepFreeze(JSON.parse(text) as StoredEntry<unknown>);
+      if (decoded.size >= DECODED_TEXTS_KEPT) decoded.delete(decoded.keys().next().value!);
+      decoded.set(text, entry);
+    }
+    // keyv's deserializer is untyped by nature: the namespace's type says what was stored.
+    return entry as StoredEntry<Value>;
+  };
+}
+
+/** What keyv stores for a value: the value and when it expires. */
+interface StoredEntry<Value> {
+  value?: Value;
+  expires?: number;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
+
 /** INCR and its expiry in one step, so a counter can never be left without one. */
 const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
 
@@ -101,8 +144,20 @@ export class Store {
     }
     const store = keyv;
     const redis = this.#redis;
+    if (redis === undefined) {
+      // Nothing to connect to: straight to keyv, without a turn of the event loop per operation.
+      return {
+        get: (key) => this.#run("read", () => store.get<T>(key)),
+        set: async (key, value, ttlMs) => {
+          await this.#run("write", () => store.set(key, value, Math.max(1, Math.ceil(ttlMs))));
+        },
+        delete: async (key) => {
+          await this.#run("delete", () => store.delete(key));
+        },
+      };
+    }
     const ready = async (): Promise<void> => {
-      if (redis !== undefined) await this.#connected(redis);
+      await this.#connected(redis);
     };
     return {
       get: (key) => this.#run("read", async () => (await ready(), store.get<T>(key))),
@@ -243,7 +298,7 @@ export class Store {
     // of pieces: measured at 100,000 sessions, about 4 KB of them per session beside a text of
     // under 1 KB. The native JSON functions write one flat string (and read faster); the values
     // are plain JSON, which is all keyv's serializer adds to (Buffers, strings starting with ":").
-    return new Keyv({ store: memory, namespace: name, serialize: JSON.stringify, deserialize: JSON.parse });
+    return new Keyv({ store: memory, namespace: name, serialize: JSON.stringify, deserialize: decodedValues() });
   }
 
   #redisKeyv(name: string, client: RedisClientType): Keyv {

@@ -121,7 +121,7 @@ describe("an unexpected error over HTTP", () => {
       apollo,
       log,
       // The resolver above uses none of the services: the context carries what the front and the mask read.
-      context: ({ requestId, log: requestLog }) => ({ requestId, log: requestLog, outcome: { operation: null, codes: new Set<string>() } }) as unknown as GatewayContext,
+      context: ({ requestId, log: requestLog }) => ({ requestId, log: requestLog(), outcome: { operation: null, codes: new Set<string>() } }) as unknown as GatewayContext,
       readiness: async () => ({}),
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

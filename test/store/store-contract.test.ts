@@ -12,6 +12,23 @@ describe("Store on memory", () => storeContract(() => new Store({ redisUrl: unde
 // Without REDIS_URL this half is registered as skipped and says so on the console.
 describeWithRedis("Store on Redis", (redisUrl) => storeContract(() => new Store({ redisUrl, operationTimeoutMs: 1_000, onError: () => {} })));
 
+describe("Store on memory, read again and again", () => {
+  const store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+  afterAll(() => store.close());
+
+  it("hands every read of an unchanged value the same frozen object, and a value set anew afresh", async () => {
+    const sessions = store.namespace<{ user: { groups: string[] } }>("decoded");
+    await sessions.set("k", { user: { groups: ["a"] } }, 10_000);
+
+    const [first, second] = [await sessions.get("k"), await sessions.get("k")];
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first!.user) && Object.isFrozen(first!.user.groups)).toBe(true);
+
+    await sessions.set("k", { user: { groups: ["b"] } }, 10_000);
+    expect(await sessions.get("k")).toEqual({ user: { groups: ["b"] } });
+  });
+});
+
 /** One contract, every implementation (the keyv habit): what the gateway relies on of its store. */
 function storeContract(open: () => Store): void {
   let store: Store;
@@ -29,6 +46,20 @@ function storeContract(open: () => Store): void {
     await sessions.set("k1", value, 10_000);
 
     expect(await sessions.get("k1")).toEqual(value);
+  });
+
+  it("keeps what one reader does to a value it got from every other reader", async () => {
+    const sessions = store.namespace<{ nested: { list: number[] } }>(ns);
+    await sessions.set("k-shared", { nested: { list: [1, 2] } }, 10_000);
+
+    const first = (await sessions.get("k-shared"))!;
+    try {
+      first.nested.list.push(3);
+    } catch {
+      // Refused (a frozen value) or not: either way the next reader must not see it.
+    }
+
+    expect(await sessions.get("k-shared")).toEqual({ nested: { list: [1, 2] } });
   });
 
   it("answers undefined for a key never set", async () => {

@@ -62,6 +62,13 @@ export class GatewayProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** SIGTERM, as an orchestrator stops it: the gateway shuts down in order. Waits until it is gone. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGTERM");
+    await this.exited;
+  }
+
   /** SIGKILL, as a crash or an OOM kill would end it: no shutdown hook runs. Waits until it is gone. */
   async kill(): Promise<void> {
     if (!this.running) return;

@@ -48,7 +48,9 @@ function referenceResolvers(resolvers: Record<string, object>): Record<string, o
       ...resolvers["User"],
       __resolveReference: async ({ id }: { id: string }, { auth, scope }: GatewayContext) => {
         const user = await auth.me(scope);
-        return user?.id === id ? user : null;
+        // A copy: @apollo/subgraph writes `__typename` onto what this returns, and a user view
+        // is shared by the requests that read the same user, so it is frozen.
+        return user?.id === id ? { ...user } : null;
       },
     },
   };

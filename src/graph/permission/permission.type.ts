@@ -1,6 +1,6 @@
 import { Field, ObjectType } from "type-graphql";
 
-@ObjectType({ description: "A Spine role: an e-RS business function at an organisation." })
+@ObjectType({ description: "A Spine role: an e-RS business function at an organisation.", simpleResolvers: true })
 export class Permission {
   @Field(() => String, { description: "e-RS business function code, e.g. REFERRING_CLINICIAN. An open set: unknown codes pass through." })
   businessFunction!: string;

@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from "type-graphql";
 
-@ObjectType({ description: "An IdP profile: what the user may act as, and on which areas." })
+@ObjectType({ description: "An IdP profile: what the user may act as, and on which areas.", simpleResolvers: true })
 export class Profile {
   @Field(() => String, { description: "Lower-case profile type as the IdP names it: provider, admin, facility, patient, or another." })
   type!: string;

@@ -6,7 +6,7 @@ import { User } from "../user/user.type.js";
 
 // An entity of the Federation 2 subgraph (src/graph/federation); the public schema prints no directives.
 @Directive('@key(fields: "id")')
-@ObjectType({ description: "A gateway session, opened by createSession (Spine) or signin (IdP)." })
+@ObjectType({ description: "A gateway session, opened by createSession (Spine) or signin (IdP).", simpleResolvers: true })
 export class Session {
   @Field(() => ID, { description: "Public, non-secret id of this session (not the token)." })
   id!: string;
@@ -30,7 +30,7 @@ export class Session {
   expiresAt!: Date;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SessionPayload {
   @Field(() => String, {
     nullable: true,

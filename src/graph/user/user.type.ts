@@ -6,7 +6,7 @@ import { Profile } from "../profile/profile.type.js";
 
 // An entity of the Federation 2 subgraph (src/graph/federation); the public schema prints no directives.
 @Directive('@key(fields: "id")')
-@ObjectType({ description: "A person signed in through Spine or the IdP." })
+@ObjectType({ description: "A person signed in through Spine or the IdP.", simpleResolvers: true })
 export class User {
   @Field(() => ID, { description: "Globally unique: 'spine:<identifier>' or 'idp:<id>'." })
   id!: string;
@@ -45,5 +45,5 @@ export class User {
   profiles!: Profile[];
 
   @Field(() => DateTimeResolver, { nullable: true })
-  lastLoginAt!: string | null;
+  lastLoginAt!: Date | null;
 }
