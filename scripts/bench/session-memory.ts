@@ -9,6 +9,7 @@ import { AuthProvider } from "../../src/domain/user.js";
 import { sessionStores } from "../../src/gateway.js";
 import { IDP_DEMO } from "../../src/simulators/idp/idp.seed.js";
 import { Store } from "../../src/store/store.js";
+import { newIdpSession } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 
 const count = Number(process.argv[2]);
@@ -27,14 +28,14 @@ const settle = async (): Promise<NodeJS.MemoryUsage> => {
 const store = new Store({ redisUrl: undefined, operationTimeoutMs: 2_000, onError: () => undefined });
 const { sessions: sessionStore } = sessionStores(store, { redisUrl: undefined, encryptionKey: undefined, previousEncryptionKeys: [] }, () => undefined);
 const sessions = new SessionService(sessionStore, store.expiryIndex("session"), { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3600_000, now: Date.now });
-// Each session holds the user as the IdP described them at sign-in, as a signin leaves it.
+// Each session is stored as a signin stores it, from the user as the IdP described them.
 const demo = IDP_DEMO.users[0]!;
 let first = "";
 let last = "";
 const before = await settle();
 for (let i = 0; i < count; i += 1) {
   const user = parseUserInfo({ ...demo.userInfo, id: 1_000_000 + i, access_token: `token-${i}` }, "Europe/London")!;
-  const { token } = await sessions.open({ credential: { provider: AuthProvider.IDP, accessToken: `bench-access-token-${i}`, email: demo.email }, user, permission: null });
+  const { token } = await sessions.open(newIdpSession({ provider: AuthProvider.IDP, accessToken: `bench-access-token-${i}`, email: demo.email }, user));
   // The tokens are the clients' side: only two are kept, to check the sessions are readable.
   if (i === 0) first = token;
   last = token;
