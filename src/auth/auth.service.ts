@@ -8,7 +8,7 @@ import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
 import { reasonOf, sessionFields, type AuditEventName, type AuditRequest, type AuditTrail } from "../observability/audit.js";
 import type { InFlightCalls } from "../sessions/in-flight.js";
-import type { ActiveSession, SpineCredential } from "../sessions/session.js";
+import { isSpineRecord, newIdpSession, type ActiveSession, type SpineSessionRecord } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
 import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
@@ -57,6 +57,13 @@ export interface SessionCookieSink {
   clear(): void;
 }
 
+/** A new session, with the user as the backend just described them (an IdP session stores only who they are). */
+interface SignedIn {
+  token: string;
+  session: ActiveSession;
+  user: User;
+}
+
 const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
 
 /**
@@ -79,7 +86,7 @@ export class AuthService {
     return this.#audited(scope, "spine.session.created", AuthProvider.SPINE, () => this.#createSpineSession(scope, smartcardToken));
   }
 
-  async #createSpineSession(scope: RequestScope, smartcardToken: string): Promise<{ token: string; session: ActiveSession }> {
+  async #createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SignedIn> {
     const spineSession = await this.#authenticate(
       scope,
       { flow: "createSession", account: smartcardToken, address: scope.clientAddress },
@@ -97,7 +104,7 @@ export class AuthService {
         await this.spine.endSession(spineSession.sessionKey).catch(() => undefined);
         throw error;
       });
-    return { token, session };
+    return { token, session, user: spineSession.user };
   }
 
   /** Spine A002: the role must be one the user holds; the token is rotated. */
@@ -106,17 +113,17 @@ export class AuthService {
     let current: ActiveSession | undefined;
     try {
       current = await this.#required(scope);
-      const { credential, user } = current.record;
-      if (credential.provider !== AuthProvider.SPINE) {
-        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(current.record), ...requested, reason: "NOT_A_SPINE_SESSION" });
+      const { record } = current;
+      if (!isSpineRecord(record)) {
+        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(record), ...requested, reason: "NOT_A_SPINE_SESSION" });
         throw new GatewayError(ErrorCode.FORBIDDEN, "Roles can be selected on Spine sessions only.");
       }
-      if (!user.permissions.some((held) => samePermission(held, choice))) {
-        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(current.record), ...requested, reason: "ROLE_NOT_HELD" });
+      if (!record.user.permissions.some((held) => samePermission(held, choice))) {
+        this.audit.record(scope, "refused.forbidden", "failure", { ...sessionFields(record), ...requested, reason: "ROLE_NOT_HELD" });
         // Refused here, before Spine is asked: the user's roles came from Spine itself at A001.
         throw new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission.");
       }
-      const { token, session } = await this.#selectRole(scope, current, credential, choice);
+      const { token, session } = await this.#selectRole(scope, { ...current, record }, choice);
       this.audit.record(scope, "role.selected", "success", sessionFields(session.record));
       // The new cookie replaces the old one in the browser, as the new token replaces the old in the store.
       return { token: this.#issue(scope, token, session), session: this.#view(session, session.record.user) };
@@ -131,10 +138,10 @@ export class AuthService {
 
   async #selectRole(
     scope: RequestScope,
-    current: ActiveSession,
-    credential: SpineCredential,
+    current: ActiveSession<SpineSessionRecord>,
     choice: Pick<Permission, "businessFunction" | "orgIdentifier">,
-  ): Promise<{ token: string; session: ActiveSession }> {
+  ): Promise<{ token: string; session: ActiveSession<SpineSessionRecord> }> {
+    const { credential } = current.record;
     let selected;
     try {
       selected = await this.inFlight.track(current.record.id, () => this.spine.selectRole(credential.sessionKey, credential.smartcardToken, choice));
@@ -156,7 +163,7 @@ export class AuthService {
     return this.#audited(scope, "signin", AuthProvider.IDP, () => this.#signin(scope, email, password));
   }
 
-  async #signin(scope: RequestScope, email: string, password: string): Promise<{ token: string; session: ActiveSession }> {
+  async #signin(scope: RequestScope, email: string, password: string): Promise<SignedIn> {
     const accessToken = await this.#authenticate(
       scope,
       { flow: "signin", account: email, address: scope.clientAddress },
@@ -166,12 +173,8 @@ export class AuthService {
     // Read fresh, not from the cache: a repeated sign-in gets the same token back (idp.md),
     // and what the IdP says now (last login, groups) is what a sign-in should show.
     const user = await this.userInfo.get(accessToken, { fresh: true });
-    const { token, session } = await this.sessions.open({
-      credential: { provider: AuthProvider.IDP, accessToken, email },
-      user,
-      permission: null,
-    });
-    return { token, session };
+    const { token, session } = await this.sessions.open(newIdpSession({ provider: AuthProvider.IDP, accessToken, email }, user));
+    return { token, session, user };
   }
 
   /**
@@ -237,8 +240,9 @@ export class AuthService {
 
   /** Spine users are as A001/A002 described them; IdP users are read fresh (through the cache). */
   async #currentUser(scope: RequestScope, current: ActiveSession): Promise<User | null> {
-    const { credential } = current.record;
-    if (credential.provider === AuthProvider.SPINE) return current.record.user;
+    const { record } = current;
+    if (isSpineRecord(record)) return record.user;
+    const { credential } = record;
     try {
       return await scope.userInfo.load(credential.accessToken);
     } catch (error) {
@@ -290,12 +294,12 @@ export class AuthService {
     scope: RequestScope,
     event: AuditEventName,
     provider: AuthProvider,
-    work: () => Promise<{ token: string; session: ActiveSession }>,
+    work: () => Promise<SignedIn>,
   ): Promise<SessionPayloadView> {
     try {
-      const { token, session } = await work();
+      const { token, session, user } = await work();
       this.audit.record(scope, event, "success", sessionFields(session.record));
-      return { token: this.#issue(scope, token, session), session: this.#view(session, session.record.user) };
+      return { token: this.#issue(scope, token, session), session: this.#view(session, user) };
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED)) {
         this.audit.record(scope, event, "failure", { provider, reason: reasonOf(error) });
@@ -351,7 +355,8 @@ const userViews = new WeakMap<User, UserView>();
 function toUserView(user: User): UserView {
   let view = userViews.get(user);
   if (view === undefined) {
-    view = Object.freeze({ ...user, id: globalUserId(user), lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt) });
+    // `id` first: V8 (Node 20) gives `{ ...user, id }` a hidden class of its own every time.
+    view = Object.freeze({ id: globalUserId(user), ...user, lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt) });
     userViews.set(user, view);
   }
   return view;

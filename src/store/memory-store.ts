@@ -24,6 +24,11 @@ export class ExpiringMemoryStore {
   }
 
   set(key: string, value: unknown, ttlMs?: number): void {
+    // keyv hands over JSON.stringify's result, which V8 builds as a tree of pieces (a rope):
+    // reading a character makes V8 flatten it into one string in place, and the pieces are
+    // dropped at the next GC. Kept as a rope until its first read, a session's text costs
+    // about 140 B more (measured at 100,000 sessions).
+    if (typeof value === "string") value.charCodeAt(0);
     this.#entries.set(key, { value, expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttlMs });
   }
 

@@ -56,6 +56,9 @@ describe("npm run bench -- --smoke", () => {
     }
     expect(cells(results, "gateway: 100 concurrent cold me, one session")![6]).toBe("1 upstream user-info call(s)");
     expect(cells(results, "100 concurrent cold me → 1 user-info call")).toEqual(["100 concurrent cold me → 1 user-info call", "1", "yes"]);
-    expect(results).toMatch(/Memory per live session \(2000 sessions in the in-memory store, after a full GC\): \d+ B heap, -?\d+ B RSS/);
+    expect(results).toMatch(
+      /Memory per live session \(2000 sessions of one kind in the in-memory store, after a full GC\): IdP \d+ B heap, -?\d+ B RSS; Spine, the whole user kept, a role selected: \d+ B heap, -?\d+ B RSS/,
+    );
+    expect(cells(results, "≤ 1 KB resident memory per live IdP session")?.[1]).toMatch(/KB RSS, .* KB heap \(2000 sessions\)$/);
   }, 180_000);
 });

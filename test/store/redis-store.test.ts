@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { parseUserInfo } from "../../src/backends/idp/idp.wire.js";
 import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
 import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
+import { hashSessionId } from "../../src/observability/audit.js";
 import { EXPIRED_RECORD_GRACE_MS } from "../../src/sessions/session.service.js";
-import { storeKeyOf } from "../../src/sessions/session-token.js";
+import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js";
+import { Sealer, sealingKey } from "../../src/store/sealed-store.js";
 import {
   CreateSessionDocument,
   MeAndSessionDocument,
@@ -126,6 +130,31 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     expect(await ttlOf(userInfoKey)).toBeGreaterThan(0);
     expect(await ttlOf(userInfoKey)).toBeLessThanOrEqual(60_000);
     expect(await redis.client.get(userInfoKey)).not.toContain(idpUser.email);
+  });
+
+  it("stores an IdP session sealed with only who the user is, and reads one an earlier release stored with the whole user", async () => {
+    const sealer = new Sealer(sealingKey(Buffer.from(TEST_ENCRYPTION_KEY, "base64")));
+    const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
+    const token = signedIn.data!.signin.token!;
+    issued.push(token);
+    const stored = JSON.parse((await redis.client.get(RedisInspector.sessionKey(token)))!) as { value: string; expires: number };
+    const record = sealer.open<Record<string, unknown>>(stored.value, storeKeyOf(token))!;
+    // Earlier releases read provider and identifier of an IdP user, for the audit trail: both are there.
+    expect(record["user"]).toEqual({ provider: "IDP", identifier: "6" });
+
+    // The same session as an earlier release wrote it, under a token of its own.
+    const earlier = { ...record, id: randomUUID(), user: parseUserInfo(idpUser.userInfo, "UTC") };
+    const earlierToken = newSessionToken();
+    issued.push(earlierToken);
+    await redis.client.set(RedisInspector.sessionKey(earlierToken), JSON.stringify({ value: sealer.seal(earlier, storeKeyOf(earlierToken)), expires: stored.expires }), {
+      PX: 60_000,
+    });
+
+    const me = await stack.execute(MeDocument, {}, { token: earlierToken });
+    expect(me.errors).toBeUndefined();
+    expect(me.data!.me).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun" });
+    expect((await stack.execute(SignoutDocument, {}, { token: earlierToken })).data).toEqual({ signout: true });
+    expect(stack.audit.at(-1)).toMatchObject({ event: "signout", outcome: "success", provider: "IDP", userId: "idp:6", sessionIdHash: hashSessionId(earlier.id) });
   });
 
   it("writes a session under its namespace only: session::<hash>, with no other copy of the hash but its expiry index entry", async () => {
