@@ -102,7 +102,7 @@ describe("AuthService sessions as stored", () => {
   const auditLines: Array<Record<string, unknown>> = [];
   const idpUser = IDP_DEMO.users[0]!;
   const scopeFor = (token: string | undefined): RequestScope =>
-    requestScope(sessions, userInfo, audit, { token, clientAddress: "127.0.0.1", requestId: "stored-sessions-test", log: pino({ level: "silent" }) });
+    requestScope(sessions, userInfo, audit, { token, clientAddress: "127.0.0.1", requestId: "stored-sessions-test", log: () => pino({ level: "silent" }) });
 
   beforeAll(async () => {
     spine = await startSpineSimulator();
