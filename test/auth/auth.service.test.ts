@@ -16,6 +16,18 @@ import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import { Store, type KeyValueStore } from "../../src/store/store.js";
 
+/** Sign-in limits far above what these tests reach. */
+const LOGIN_LIMITS = {
+  maxFailuresPerAccount: 10,
+  accountWindowMs: 900_000,
+  accountLockMs: 900_000,
+  maxConsecutiveFailures: 100,
+  consecutiveMemoryMs: 86_400_000,
+  maxFailuresPerAddress: 100,
+  addressWindowMs: 3_600_000,
+  now: Date.now,
+};
+
 /**
  * The service on its own, with real clients against the simulators and a session store that
  * fails its writes: the case of a store lost between the sign-in checks and the new session.
@@ -53,16 +65,7 @@ describe("AuthService with a session store that cannot be written", () => {
       new SessionService(failingWrites, store.expiryIndex("session"), { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, now: Date.now }),
       new UserInfoCache(idpClient, store.namespace("userinfo"), 0),
       new InFlightCalls(),
-      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), {
-        maxFailuresPerAccount: 10,
-        accountWindowMs: 900_000,
-        accountLockMs: 900_000,
-        maxConsecutiveFailures: 100,
-        consecutiveMemoryMs: 86_400_000,
-        maxFailuresPerAddress: 100,
-        addressWindowMs: 3_600_000,
-        now: Date.now,
-      }),
+      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
       new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
     );
   });
@@ -124,16 +127,7 @@ describe("AuthService sessions as stored", () => {
       sessions,
       userInfo,
       new InFlightCalls(),
-      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), {
-        maxFailuresPerAccount: 10,
-        accountWindowMs: 900_000,
-        accountLockMs: 900_000,
-        maxConsecutiveFailures: 100,
-        consecutiveMemoryMs: 86_400_000,
-        maxFailuresPerAddress: 100,
-        addressWindowMs: 3_600_000,
-        now: Date.now,
-      }),
+      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
       audit,
     );
   });
