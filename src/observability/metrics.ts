@@ -102,6 +102,7 @@ export class GatewayMetrics {
     this.#requestSeconds.observe({ operation, outcome }, seconds);
   }
 
+  /** One application log line dropped because standard output was not being read. */
   logLineDropped(): void {
     this.#logLinesDropped.inc();
   }

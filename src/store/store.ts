@@ -144,28 +144,16 @@ export class Store {
     }
     const store = keyv;
     const redis = this.#redis;
-    if (redis === undefined) {
-      // Nothing to connect to: straight to keyv, without a turn of the event loop per operation.
-      return {
-        get: (key) => this.#run("read", () => store.get<T>(key)),
-        set: async (key, value, ttlMs) => {
-          await this.#run("write", () => store.set(key, value, Math.max(1, Math.ceil(ttlMs))));
-        },
-        delete: async (key) => {
-          await this.#run("delete", () => store.delete(key));
-        },
-      };
-    }
-    const ready = async (): Promise<void> => {
-      await this.#connected(redis);
-    };
+    // In memory there is nothing to connect to: straight to keyv, without a turn of the event loop per operation.
+    const run = <R>(operation: string, work: () => Promise<R>): Promise<R> =>
+      this.#run(operation, redis === undefined ? work : async () => (await this.#connected(redis), work()));
     return {
-      get: (key) => this.#run("read", async () => (await ready(), store.get<T>(key))),
+      get: (key) => run("read", () => store.get<T>(key)),
       set: async (key, value, ttlMs) => {
-        await this.#run("write", async () => (await ready(), store.set(key, value, Math.max(1, Math.ceil(ttlMs)))));
+        await run("write", () => store.set(key, value, Math.max(1, Math.ceil(ttlMs))));
       },
       delete: async (key) => {
-        await this.#run("delete", async () => (await ready(), store.delete(key)));
+        await run("delete", () => store.delete(key));
       },
     };
   }
