@@ -10,7 +10,7 @@ import { reasonOf, sessionFields, type AuditEventName, type AuditRequest, type A
 import type { InFlightCalls } from "../sessions/in-flight.js";
 import { isSpineRecord, newIdpSession, type ActiveSession, type SpineSessionRecord } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
-import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
+import type { LoginAttempt, LoginPlace, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
 
 /** A user as the graph shows them. */
@@ -258,13 +258,16 @@ export class AuthService {
   }
 
   /**
-   * A credential check at a backend, under the sign-in limits: refused before the backend is
-   * asked when over a limit; a refusal by the backend counts as a failure, an acceptance ends
-   * the account's run of failures. Counted per call, so aliases and batches cannot dodge it.
+   * A credential check at a backend, under the sign-in limits: the attempt takes its place in
+   * the counters first, and is refused before the backend is asked when a limit is full; a
+   * refusal by the backend keeps the place (a failure), an acceptance ends the account's run
+   * of failures, and anything else gives the place back. Counted per call, so aliases and
+   * batches cannot dodge it.
    */
   async #authenticate<T>(scope: RequestScope, attempt: LoginAttempt, check: () => Promise<T>, refusal: string): Promise<T> {
+    let place: LoginPlace;
     try {
-      await this.throttle.check(attempt);
+      place = await this.throttle.reserve(attempt);
     } catch (error) {
       if (error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED) {
         const provider = attempt.flow === "signin" ? AuthProvider.IDP : AuthProvider.SPINE;
@@ -277,12 +280,13 @@ export class AuthService {
       accepted = await check();
     } catch (error) {
       if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
-        await this.throttle.failed(attempt);
+        await this.throttle.failed(place);
         throw new GatewayError(ErrorCode.UNAUTHENTICATED, refusal);
       }
+      await this.throttle.released(place);
       throw error;
     }
-    await this.throttle.succeeded(attempt);
+    await this.throttle.succeeded(place);
     return accepted;
   }
 
