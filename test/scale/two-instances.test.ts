@@ -17,7 +17,7 @@ import { storeKeyOf } from "../../src/sessions/session-token.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import { CreateSessionDocument, CurrentSessionDocument, MeAndSessionDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
 import { GatewayProcess } from "../support/gateway-process.js";
-import { codes, type GraphQLResult } from "../support/harness.js";
+import { codes, freshAddress, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
 
 const USER_INFO_TTL_SECONDS = 45;
@@ -29,11 +29,6 @@ const LOAD_WORKERS = 8;
 const WRONG_PASSWORD = "Wr0ng-but-plausible-1";
 /** The shape of a Spine session key (spine.md), to catch one in output whatever call carried it. */
 const SPINE_SESSION_KEY_SHAPE = /pro-xapi-session_[0-9a-f-]{36}/;
-
-/** A client address of this run only (IPv6 documentation prefix), so no other test file's sign-in failures count against it. */
-function freshAddress(): string {
-  return `2001:db8::${randomBytes(8).toString("hex").match(/.{4}/g)!.join(":")}`;
-}
 
 /** An email no IdP user has: the simulator refuses it like a wrong password. */
 function strangerEmail(): string {
