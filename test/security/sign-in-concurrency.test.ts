@@ -84,7 +84,7 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
 
     const outcome = await burst((i) => gateways.signin(email, address, i));
 
-    expect(idp.calls("signin")).toHaveLength(PER_ACCOUNT);
+    expect(idp.calls("signin").length).toBe(PER_ACCOUNT);
     expect(outcome).toEqual({ UNAUTHENTICATED: PER_ACCOUNT, RATE_LIMITED: BURST - PER_ACCOUNT });
   });
 
@@ -96,7 +96,7 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
 
     const outcome = await burst((i) => gateways.signin(emails[i]!, address, i));
 
-    expect(idp.calls("signin")).toHaveLength(PER_ADDRESS);
+    expect(idp.calls("signin").length).toBe(PER_ADDRESS);
     expect(outcome).toEqual({ UNAUTHENTICATED: PER_ADDRESS, RATE_LIMITED: BURST - PER_ADDRESS });
   });
 
@@ -108,7 +108,7 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
 
     const outcome = await burst((i) => gateways.createSession(smartcardToken, address, i));
 
-    expect(spine.calls("A001")).toHaveLength(PER_ACCOUNT);
+    expect(spine.calls("A001").length).toBe(PER_ACCOUNT);
     expect(outcome).toEqual({ UNAUTHENTICATED: PER_ACCOUNT, RATE_LIMITED: BURST - PER_ACCOUNT });
   });
 
@@ -120,7 +120,7 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
 
     const outcome = await burst((i) => gateways.createSession(smartcardTokens[i]!, address, i));
 
-    expect(spine.calls("A001")).toHaveLength(PER_ADDRESS);
+    expect(spine.calls("A001").length).toBe(PER_ADDRESS);
     expect(outcome).toEqual({ UNAUTHENTICATED: PER_ADDRESS, RATE_LIMITED: BURST - PER_ADDRESS });
   });
 }
