@@ -123,6 +123,20 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
     expect(spine.calls("A001").length).toBe(PER_ADDRESS);
     expect(outcome).toEqual({ UNAUTHENTICATED: PER_ADDRESS, RATE_LIMITED: BURST - PER_ADDRESS });
   });
+
+  // Last: the IdP's circuit breaker stays open after it.
+  it(`gives the place back when the IdP fails without a verdict, so ${2 * PER_ACCOUNT} tries during an outage lock nobody out`, async () => {
+    const email = stranger.email();
+    const address = freshAddress();
+    used.emails.push(email);
+    used.addresses.push(address);
+    idp.inject("signin", { kind: "status", status: 503 });
+
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 2 * PER_ACCOUNT; i++) outcomes.push(...codes(await gateways.signin(email, address, i)));
+
+    expect(outcomes).toEqual(Array.from({ length: 2 * PER_ACCOUNT }, () => "UPSTREAM_UNAVAILABLE"));
+  });
 }
 
 /** The accounts and addresses a run signed in with. */
