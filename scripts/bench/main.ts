@@ -163,6 +163,12 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
       IDP_API_TOKEN: IDP_DEMO.apiToken,
       NODE_ENV: "production",
       HOST: "127.0.0.1",
+      // A sign-in in flight holds a place in its account's and its address's window until the
+      // backend answers (docs/security.md), and the sign-in rows sign one account in from one
+      // address on every connection at once: both limits at their highest, so up to 100
+      // connections measure sign-ins rather than refusals.
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: "100",
+      LOGIN_MAX_FAILURES_PER_ADDRESS: "1000000",
       ...extra,
     });
     const gateway = await startGateway(children, gatewayEnv({}), logFd);
