@@ -42,8 +42,8 @@ const stranger = {
 };
 
 /**
- * The bursts, against `gateways` in front of `backends`. `forget` is told every account and
- * address used, to clean up what the run left in a shared store.
+ * The bursts, against the gateways and simulators `setUp` starts. `forget` is told every
+ * account and address used, to clean up what the run left in a shared store.
  */
 function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSimulator; idp: IdpSimulator; close: () => Promise<void> }>, forget?: (used: Used) => Promise<void>): void {
   let gateways: Gateways;
