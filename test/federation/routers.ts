@@ -1,32 +1,17 @@
 /**
  * The two Federation routers the suite runs the gateway's subgraph under, each configured as
  * docs/federation.md tells an operator to: the router secret and the client's Authorization to
- * the gateway's subgraph only, and the client's address appended to X-Forwarded-For.
- * Both listen on 127.0.0.1 over real HTTP.
+ * the gateway's subgraph only, and the client's address appended to X-Forwarded-For. Both listen
+ * on 127.0.0.1 over real HTTP. Hive Gateway's set-up is shared with `npm run bench`
+ * (scripts/federation/hive-gateway.ts).
  */
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request } from "node:http";
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
-import { createGatewayRuntime } from "@graphql-hive/gateway-runtime";
+import { forwardedForWithPeer, type Router, type RouterSettings } from "../../scripts/federation/hive-gateway.js";
 
-export interface Router {
-  /** The router's GraphQL endpoint. */
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Where each router sends what: the subgraph named `auth` is the gateway. */
-export interface RouterSettings {
-  supergraphSdl: string;
-  routerSecret: string;
-}
-
-/** X-Forwarded-For as the router passes it on: what the client sent, then the address the router saw it from. */
-function appendedForwardedFor(sent: string | null | undefined, peer: string | undefined): string {
-  return [sent, peer ?? "unknown"].filter(Boolean).join(", ");
-}
+export { startHiveGateway, type Router, type RouterSettings } from "../../scripts/federation/hive-gateway.js";
 
 interface ApolloRouterContext {
   authorization?: string;
@@ -62,41 +47,10 @@ export async function startApolloGateway({ supergraphSdl, routerSecret }: Router
     listen: { host: "127.0.0.1", port: 0 },
     context: async ({ req }) => ({
       authorization: req.headers.authorization,
-      forwardedFor: appendedForwardedFor(req.headers["x-forwarded-for"] as string | undefined, req.socket.remoteAddress),
+      forwardedFor: forwardedForWithPeer(req.headers["x-forwarded-for"] as string | undefined, req.socket.remoteAddress),
     }),
   });
   return { url, stop: () => server.stop() };
-}
-
-/** Hive Gateway's runtime (what its CLI serves) on node:http. */
-export async function startHiveGateway({ supergraphSdl, routerSecret }: RouterSettings): Promise<Router> {
-  const gateway = createGatewayRuntime<{ req: IncomingMessage }>({
-    supergraph: supergraphSdl,
-    logging: false,
-    landingPage: false,
-    // The secret is part of the auth subgraph's transport, sent on every request to it alone.
-    transportEntries: { auth: { headers: [["router-secret", routerSecret]] } },
-    propagateHeaders: {
-      fromClientToSubgraphs: ({ request, subgraphName, context }) => (console.log("DEBUG", subgraphName, [...request.headers.keys()], !!context.req), 0) ||
-        subgraphName === "auth"
-          ? {
-              authorization: request.headers.get("authorization"),
-              "x-forwarded-for": appendedForwardedFor(request.headers.get("x-forwarded-for"), context.req?.socket.remoteAddress),
-            }
-          : undefined,
-    },
-  });
-  const server: Server = createServer(gateway);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/graphql`,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await gateway.dispose();
-    },
-  };
 }
 
 export interface RouterAnswer {
