@@ -158,7 +158,9 @@ function outcomeOf(context: GatewayContext, status: number): string {
  * variables) with 200 when the answer is `application/json`, as the GraphQL-over-HTTP spec
  * allows. For a router: Apollo Gateway turns a subgraph's 400 into its own `400: Bad Request`
  * with INTERNAL_SERVER_ERROR, dropping the code; with 200 both routers pass `extensions.code` on.
- * Under `application/graphql-response+json` the spec's 400 stays, and routers read it as such.
+ * Under `application/graphql-response+json` the spec's 400 stays, and routers read it as such;
+ * so does a request that is not GraphQL at all (no query, a batch), which never reaches the
+ * pipeline that records codes.
  */
 async function graphql(
   apollo: ApolloServer<GatewayContext>,
@@ -200,7 +202,7 @@ async function graphql(
     context: async () => context,
   });
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  const refused = refusalsAsOk && response.status === 400 && /^application\/json\b/i.test(response.headers.get("content-type") ?? "");
+  const refused = refusalsAsOk && response.status === 400 && context.outcome.codes.size > 0 && /^application\/json\b/i.test(response.headers.get("content-type") ?? "");
   res.statusCode = refused ? 200 : (response.status ?? 200);
   if (response.body.kind === "complete") {
     res.end(response.body.string);

@@ -522,6 +522,20 @@ describe("the gateway as a Federation 2 subgraph", () => {
       expect([onGraphql.status, onGraphql.errors?.map((error) => error.extensions?.["code"])]).toEqual([400, [code]]);
     });
 
+    it.each([
+      ["no query", {}],
+      ["a batch", [{ query: "{ me { id } }" }]],
+    ])("keeps 400 BAD_REQUEST for a request that is not a GraphQL request: %s", async (_case, body) => {
+      const response = await fetch(`${stack.url}/subgraph`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json", "router-secret": ROUTER_SECRET },
+        body: JSON.stringify(body),
+      });
+
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors.map((error) => error.extensions.code)).toEqual(["BAD_REQUEST"]);
+    });
+
     it("resolves every entity to null for a caller without a session", async () => {
       const { token } = await spineSession();
       const { id } = (await stack.post({ query: "{ session { id } }" }, { token })).data.session as { id: string };
