@@ -546,6 +546,16 @@ describe("the gateway as a Federation 2 subgraph", () => {
     });
   });
 
+  it("trusts no X-Forwarded-For on /graphql, even from a caller with the router secret", async () => {
+    await stack.post(
+      { query: 'mutation { signin(input: { email: "graphql-forwarded@example.nhs.uk", password: "wrong-password" }) { token } }' },
+      { headers: { "router-secret": ROUTER_SECRET, "x-forwarded-for": "203.0.113.9" } },
+    );
+
+    // TRUSTED_PROXY_HOPS is 0 here: the socket's peer, as before routers came along.
+    expect(stack.audit.filter((event) => event["event"] === "signin" && event["outcome"] === "failure").at(-1)).toMatchObject({ clientAddress: "127.0.0.1" });
+  });
+
   it("keeps _entities, _service and the credentials off the public /graphql", async () => {
     const { token } = await spineSession();
 
