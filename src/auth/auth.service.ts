@@ -47,6 +47,8 @@ export interface RequestScope extends AuditRequest {
   clientAddress: string;
   /** Present in cookie mode: session tokens travel in an HttpOnly cookie, never in the payload. */
   sessionCookie?: SessionCookieSink;
+  /** The session this request opened, rotated or signed in: the caller's own for the rest of the request (src/auth/session-credentials.ts). */
+  issued?: ActiveSession;
 }
 
 /** Where a request's new session token goes in cookie mode (the HTTP layer turns these into `Set-Cookie`). */
@@ -330,6 +332,7 @@ export class AuthService {
    * refuses that session all the same, so the cookie is then merely stale.
    */
   #issue(scope: RequestScope, token: string, session: ActiveSession): string | null {
+    scope.issued = session;
     if (scope.sessionCookie === undefined) return token;
     scope.sessionCookie.set(token, this.sessions.lifetimeLeftMs(session.record));
     return null;
