@@ -108,8 +108,8 @@ function sandboxWithOfflineWayOut(): ApolloServerPlugin<GatewayContext> {
   };
 }
 
-/** The landing page with the offline message replaced; exported so that a test pins Apollo's markup it relies on. */
-export function withOfflineWayOut(html: string): string {
+/** The landing page with the offline message replaced (test/http/cookie-session.test.ts pins the markup this relies on). */
+function withOfflineWayOut(html: string): string {
   return html
     .replace(
       /<p>Apollo Sandbox cannot be loaded;[^<]*<\/p>/,

@@ -4,6 +4,7 @@
  * loaded from the internet, cannot.
  */
 import { GraphiQL, type GraphiQLProps } from "graphiql";
+import { Kind, parse } from "graphql";
 import "graphiql/graphiql.css";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
@@ -12,10 +13,11 @@ import "./explorer.css";
 /** The gateway's own endpoint: this page is served by the gateway, so same origin. */
 const ENDPOINT = "/graphql";
 
-const DEFAULT_QUERY = `# Sign in first: in the example app (/app/), or with the signin or
-# createSession mutation here. In cookie mode the session cookie then goes
-# with every request from this page; with a token instead, add under Headers:
-#   { "Authorization": "Bearer <token>" }
+const DEFAULT_QUERY = `# Sign in first: in the example app (/app/),
+# or with the signin or createSession mutation.
+# Cookie mode: the cookie goes with every request.
+# Bearer mode: add under Headers
+#   {"Authorization": "Bearer <token>"}
 
 query Me {
   me {
@@ -36,10 +38,25 @@ const fetcher: GraphiQLProps["fetcher"] = async (params, options) => {
     method: "POST",
     credentials: "same-origin",
     headers: { ...(options?.headers as Record<string, string> | undefined), "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify(params),
+    body: JSON.stringify({ ...params, operationName: heldOperationName(params.query, params.operationName) }),
   });
   return response.json();
 };
+
+/**
+ * GraphiQL 3 keeps the last named operation's name when the editor's document becomes an
+ * anonymous one (edit `query Me { ... }` into `{ ... }`) and sends it along, which the gateway
+ * refuses (no such operation). The name goes only if the document holds it.
+ */
+function heldOperationName(query: string, operationName: string | null | undefined): string | undefined {
+  if (!operationName) return undefined;
+  try {
+    return parse(query).definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.name?.value === operationName) ? operationName : undefined;
+  } catch {
+    // Not a document: the gateway says what is wrong with it.
+    return operationName;
+  }
+}
 
 const container = document.getElementById("explorer");
 if (container === null) throw new Error("#explorer is missing from index.html");
