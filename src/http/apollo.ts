@@ -20,8 +20,8 @@ import { compiledExecutor } from "./compiled-executor.js";
 import type { KnownOperations } from "./known-operations.js";
 import { MAX_TOKENS, TOO_COMPLEX, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
-/** Apollo's own codes for requests that never reached a resolver; they pass as they are. */
-const REQUEST_ERROR_CODES = new Set([
+/** Apollo's own codes for requests that never reached a resolver; they pass as they are (docs/errors.md lists them, test/docs/errors.test.ts holds the two together). */
+export const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
   "GRAPHQL_PARSE_FAILED",
   "GRAPHQL_VALIDATION_FAILED",
   "BAD_REQUEST",
@@ -119,6 +119,9 @@ function withOfflineWayOut(html: string): string {
     .replace("#embeddableSandbox {", "#embeddableSandbox:empty {\n    pointer-events: none;\n  }\n  #embeddableSandbox {");
 }
 
+/** Apollo's words (and only error without a code) for an automatic persisted query whose sha256Hash is not its text's. */
+const APQ_HASH_MISMATCH = "provided sha does not match query";
+
 /** Apollo's refusal of introspection in production tells how to turn it on; the gateway's says what it is. */
 const INTROSPECTION_REFUSED = "Introspection is turned off in production. The schema is published with the gateway (schema/schema.graphql).";
 
@@ -149,6 +152,10 @@ function classify(
   }
   if (requestCode === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && error.extensions.validationErrorCode === "INTROSPECTION_DISABLED") {
     return { code: requestCode, message: INTROSPECTION_REFUSED, extensions: {}, unexpected: false };
+  }
+  if (error instanceof GraphQLError && error.message === APQ_HASH_MISMATCH) {
+    // Apollo refuses it with 400 but no code, which would read as the gateway's own failure.
+    return { code: "BAD_REQUEST", message: "The persisted query's hash does not match its text.", extensions: {}, unexpected: false };
   }
   if (typeof requestCode === "string" && REQUEST_ERROR_CODES.has(requestCode)) {
     // An argument literal of the wrong shape or with unknown fields is bad input in the
