@@ -10,7 +10,7 @@ export const APP_PATH = "/app/";
 /** Where the self-hosted GraphiQL explorer is served. */
 export const EXPLORER_PATH = "/explorer/";
 /** The demo users' quick-fill data, served only while the gateway runs on its simulators. */
-export const DEMO_USERS_PATH = `${APP_PATH}demo-users.json`;
+const DEMO_USERS_PATH = `${APP_PATH}demo-users.json`;
 
 const TYPES = {
   html: "text/html; charset=utf-8",
@@ -51,9 +51,9 @@ export function webSites(options: WebSitesOptions = {}): WebSites {
   const root = options.root ?? repositoryRoot();
   const web = join(root, "web");
   const built = join(root, "dist", "web");
-  const app = staticSite(APP_PATH, { html: web, css: web, svg: web, js: built }, CONTENT_SECURITY_POLICY);
+  const app = staticSite(APP_PATH, { html: web, css: web, svg: web, js: built }, CONTENT_SECURITY_POLICY, built);
   // The explorer's stylesheet is GraphiQL's, bundled with its script.
-  const explorer = staticSite(EXPLORER_PATH, { html: join(web, "explorer"), css: join(built, "explorer"), js: join(built, "explorer") }, EXPLORER_CONTENT_SECURITY_POLICY);
+  const explorer = staticSite(EXPLORER_PATH, { html: join(web, "explorer"), css: join(built, "explorer"), js: join(built, "explorer") }, EXPLORER_CONTENT_SECURITY_POLICY, built);
   const demoUsers = options.demoUsers === undefined ? undefined : JSON.stringify(options.demoUsers);
   return async (res, path) => {
     if (path === DEMO_USERS_PATH && demoUsers !== undefined) {
@@ -79,10 +79,15 @@ function within(path: string, mount: string): boolean {
 
 /**
  * One site under `mount`: each extension's files from its folder (the written ones from web/,
- * the compiled ones from dist/web/). Only names of one path segment with a known extension are
- * looked up, so no request can reach another file.
+ * the compiled ones from `built`, dist/web/). Only names of one path segment with a known
+ * extension are looked up, so no request can reach another file.
  */
-function staticSite(mount: string, folders: Partial<Record<Extension, string>>, contentSecurityPolicy: string): (res: ServerResponse, path: string) => Promise<void> {
+function staticSite(
+  mount: string,
+  folders: Partial<Record<Extension, string>>,
+  contentSecurityPolicy: string,
+  built: string,
+): (res: ServerResponse, path: string) => Promise<void> {
   return async (res, path) => {
     if (path === mount.slice(0, -1)) {
       res.writeHead(308, { location: mount });
@@ -97,7 +102,7 @@ function staticSite(mount: string, folders: Partial<Record<Extension, string>>, 
     try {
       body = await readFile(join(folder, name));
     } catch {
-      return notFound(res, folder.includes(`${join("dist", "web")}`) ? "Not built: run `npm run build`." : undefined);
+      return notFound(res, folder.startsWith(built) ? "Not built: run `npm run build`." : undefined);
     }
     res.writeHead(200, {
       "content-type": TYPES[extension],

@@ -13,11 +13,12 @@ import "./explorer.css";
 /** The gateway's own endpoint: this page is served by the gateway, so same origin. */
 const ENDPOINT = "/graphql";
 
-const DEFAULT_QUERY = `# Sign in first: in the example app (/app/),
-# or with the signin or createSession mutation.
-# Cookie mode: the cookie goes with every request.
-# Bearer mode: add under Headers
-#   {"Authorization": "Bearer <token>"}
+// Short lines: the editor is narrow while the docs are open.
+const DEFAULT_QUERY = `# Sign in first: in /app/, or
+# with signin / createSession.
+# Cookie mode: nothing more to do.
+# Bearer mode: under Headers put
+# {"Authorization": "Bearer <token>"}
 
 query Me {
   me {
