@@ -234,6 +234,19 @@ describe("npm start with SESSION_COOKIE=off", () => {
   });
 });
 
+describe("npm start in front of a real backend", () => {
+  it("prints the backend's address without the user and password written into its URL", async () => {
+    const port = await freePort();
+    const app = start({ PORT: "0", SPINE_URL: `http://gateway:s3cret-in-url@127.0.0.1:${port}/ers/?key=s3cret-in-query`, SPINE_ASID: "200000000220" });
+    await app.stdoutMatch(/Ctrl\+C stops everything/);
+
+    expect(app.stdout).toMatch(new RegExp(`^  Spine: +http://127\\.0\\.0\\.1:${port}/ers/$`, "m"));
+    expect(app.stdout).toMatch(/^  IdP: +http:\/\/127\.0\.0\.1:\d+\/  \(built-in simulator, demo data\)$/m);
+    expect(app.stdout).not.toContain("s3cret");
+    await app.kill();
+  });
+});
+
 describe("npm start stopped with Ctrl+C", () => {
   it("exits 0 within 5 s of SIGINT", async () => {
     const app = start({ PORT: "0" });
