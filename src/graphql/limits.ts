@@ -20,6 +20,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "graphql";
+import { TOO_COMPLEX } from "../errors/mask.js";
 
 /**
  * Lexical tokens per document, counted by graphql-js's parser, which stops reading there. Every
@@ -66,9 +67,6 @@ export const MAX_FIELDS = MAX_TOKENS;
  * once: no aliases, no repeats, no second operation, not through fragments.
  */
 export const SENSITIVE_MUTATIONS: ReadonlySet<string> = new Set(["createSession", "selectRole", "signin", "signout"]);
-
-/** What a client over any of the limits above is told. */
-export const TOO_COMPLEX = "The operation is too complex.";
 
 /** What a client sending more than one sensitive mutation is told. */
 export const ONE_SENSITIVE_MUTATION = "A request may run only one of createSession, selectRole, signin and signout, and only once.";
@@ -158,7 +156,7 @@ function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLN
  * Refuses an operation deeper, larger once expanded, or with more aliases or directives than
  * the limits above. Apollo runs it with graphql-js's own rules on every document it has not
  * validated before, ahead of execution, so nothing over a limit reaches the compiler
- * (src/http/compiled-executor.ts) nor the fast path, which serves only queries that passed.
+ * (src/graphql/compiled-executor.ts) nor the fast path, which serves only queries that passed.
  */
 export const complexityLimitRule: ValidationRule = (context): ASTVisitor => {
   const meter = new ShapeMeter(context);
@@ -177,7 +175,7 @@ export const complexityLimitRule: ValidationRule = (context): ASTVisitor => {
 /**
  * Refuses a document that holds more than one sensitive mutation, counted as they would run: per
  * field, across every operation of the document and through fragments. HTTP batching is off
- * (src/http/apollo.ts), so a request is one document and each sign-in attempt one resolver call.
+ * (src/graphql/apollo.ts), so a request is one document and each sign-in attempt one resolver call.
  */
 export const oneSensitiveMutationRule: ValidationRule = (context): ASTVisitor => {
   const meter = new ShapeMeter(context);
