@@ -3,6 +3,21 @@
  * runs. They are sized for this graph: two queries, four mutations, nothing nested deeper than
  * five fields. None is ever named in an error: a client over a limit is told only that the
  * operation is too complex, which gives whoever probes for the edges nothing to tune against.
+ *
+ * Hand-written, not graphql-armor's plugins (@escape.tech/graphql-armor 3.2.0, evaluated for
+ * issue 17), because they do not do the same job:
+ * - no rule of theirs counts the fields an operation expands to (what bounds graphql-jit's
+ *   compile time): cost-limit weighs inline fragments and spreads as fields too and, by
+ *   default, skips `__schema`; none refuses a second sensitive mutation. Both need the walk
+ *   below, which memoises fragments; depth, aliases and directives cost it a line each.
+ * - max-depth exempts `__schema` only: `__type(name:)` with its `ofType` chain (a common
+ *   introspection query) would be refused at depth 7, which the gateway admits.
+ * - max-aliases and max-directives count as this does (fragments memoised too), but each is a
+ *   walk of its own whose refusal is thrown (or reported per rule) as `Syntax Error: ...`: kept
+ *   to these words and to one error per operation only through an onReject adapter, which
+ *   would add code and walks and remove none.
+ * - max-tokens, under Apollo, parses every new document a second time (a parser of its own
+ *   in parsingDidStart); graphql-js's own `maxTokens` (src/graphql/apollo.ts) stops the one parse.
  */
 import {
   GraphQLError,

@@ -5,12 +5,14 @@ import { publicView } from "../errors/mask.js";
 import type { GatewayContext } from "../graph/context.js";
 import { rootFields } from "./root-fields.js";
 
-/**
+/*
  * An operation's outcome, recorded on its request's context for the request log line and the
  * metrics (src/http/server.ts writes both when the answer is sent), and what an operator should
  * see of its errors in the log. Apollo's outcome plugin (src/graphql/apollo.ts) and the fast path
  * (src/graphql/fast-path.ts) both call these, so a request is recorded alike on either.
  */
+
+/** The part of a request's context the recording writes to. */
 type Recorded = Pick<GatewayContext, "outcome" | "log">;
 
 /**
