@@ -103,7 +103,8 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
     onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
   });
-  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now });
+  const maxResponseBytes = config.backendMaxResponseBytes;
+  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now, maxResponseBytes });
   const idp = new IdpClient({
     baseUrl: config.idp.url,
     clientId: config.idp.clientId,
@@ -113,6 +114,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     onCall,
     onCircuitChange,
     now,
+    maxResponseBytes,
   });
   const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
@@ -156,6 +158,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     // The example app, like the Sandbox, is for trying the gateway out, not for production.
     app: config.production ? undefined : exampleApp(),
     fastPath: new FastPath(known, schema),
+    limits: config.http,
     context: ({ requestId, authorization, peer, forwardedFor, cookie, setCookie, log: requestLog }) => ({
       requestId,
       get log() {

@@ -57,6 +57,8 @@ describe("loadConfig", () => {
       federationRouterSecret: undefined,
       sessionCookie: false,
       corsOrigins: [],
+      backendMaxResponseBytes: 256 * 1024,
+      http: { requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnections: 1_024 },
     };
     expect(config).toEqual(expected);
   });
@@ -96,6 +98,11 @@ describe("loadConfig", () => {
         FEDERATION_ROUTER_SECRET: ROUTER_SECRET,
         SESSION_COOKIE: "on",
         CORS_ORIGINS: "https://app.example.org, http://127.0.0.1:5173",
+        BACKEND_MAX_RESPONSE_BYTES: "65536",
+        HTTP_REQUEST_TIMEOUT_MS: "20000",
+        HTTP_HEADERS_TIMEOUT_MS: "20000",
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: "350000",
+        HTTP_MAX_CONNECTIONS: "200",
       },
       SIMULATORS,
     );
@@ -129,6 +136,8 @@ describe("loadConfig", () => {
       federationRouterSecret: ROUTER_SECRET,
       sessionCookie: true,
       corsOrigins: ["https://app.example.org", "http://127.0.0.1:5173"],
+      backendMaxResponseBytes: 65_536,
+      http: { requestTimeoutMs: 20_000, headersTimeoutMs: 20_000, keepAliveTimeoutMs: 350_000, maxConnections: 200 },
     };
     expect(config).toEqual(expected);
   });
@@ -207,6 +216,12 @@ describe("loadConfig", () => {
     ["CORS_ORIGINS", "an origin with a trailing slash", { CORS_ORIGINS: "https://app.example.org/" }],
     ["CORS_ORIGINS", "not http(s)", { CORS_ORIGINS: "chrome-extension://abcdef" }],
     ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
+    ["BACKEND_MAX_RESPONSE_BYTES", "below 1 KiB", { BACKEND_MAX_RESPONSE_BYTES: "1023" }],
+    ["BACKEND_MAX_RESPONSE_BYTES", "non-numeric", { BACKEND_MAX_RESPONSE_BYTES: "256KB" }],
+    ["HTTP_REQUEST_TIMEOUT_MS", "zero (Node's 'no timeout')", { HTTP_REQUEST_TIMEOUT_MS: "0" }],
+    ["HTTP_HEADERS_TIMEOUT_MS", "longer than the request timeout", { HTTP_REQUEST_TIMEOUT_MS: "5000", HTTP_HEADERS_TIMEOUT_MS: "6000" }],
+    ["HTTP_KEEP_ALIVE_TIMEOUT_MS", "over 10 minutes", { HTTP_KEEP_ALIVE_TIMEOUT_MS: "600001" }],
+    ["HTTP_MAX_CONNECTIONS", "zero", { HTTP_MAX_CONNECTIONS: "0" }],
   ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
     const error = refusal(env);
 
