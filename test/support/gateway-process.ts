@@ -6,7 +6,7 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { GraphQLResult } from "./harness.js";
 import { freePort } from "./redis.js";
@@ -62,6 +62,12 @@ export class GatewayProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The process's resident memory now, in KiB (`VmRSS` of /proc/<pid>/status). */
+  residentKib(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, "utf8");
+    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
+  }
+
   /** SIGTERM, as an orchestrator stops it: the gateway shuts down in order. Waits until it is gone. */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -80,7 +86,7 @@ export class GatewayProcess {
   async execute<TResult, TVariables>(
     document: TypedDocumentNode<TResult, TVariables>,
     variables: TVariables,
-    options: { token?: string; forwardedFor?: string } = {},
+    options: { token?: string; forwardedFor?: string; headers?: Record<string, string> } = {},
   ): Promise<GraphQLResult<TResult>> {
     const response = await fetch(`${this.url}/graphql`, {
       method: "POST",
@@ -88,6 +94,7 @@ export class GatewayProcess {
         "content-type": "application/json",
         ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
         ...(options.forwardedFor === undefined ? {} : { "x-forwarded-for": options.forwardedFor }),
+        ...options.headers,
       },
       body: JSON.stringify({ query: print(document), variables }),
       signal: AbortSignal.timeout(10_000),
