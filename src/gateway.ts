@@ -23,6 +23,7 @@ import { KnownOperations } from "./http/known-operations.js";
 import { createHttpServer } from "./http/server.js";
 import { exampleApp } from "./http/static.js";
 import { bufferedStdout, createLogger } from "./logging/logger.js";
+import { OUTPUT_CLOSE_TIMEOUT_MS } from "./logging/stream-output.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
 import { InFlightCalls } from "./sessions/in-flight.js";
@@ -62,6 +63,12 @@ const STORE_OPERATION_TIMEOUT_MS = 2_000;
 const READINESS_TIMEOUT_MS = 2_000;
 /** Requests still running at shutdown get this long. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Longest a shutdown takes from its start: the grace period, then closing the store and
+ * writing out the log and audit lines still pending (at most OUTPUT_CLOSE_TIMEOUT_MS, 2 s),
+ * and a margin. The process exits by then whatever its streams' readers do (main.ts).
+ */
+export const SHUTDOWN_LIMIT_MS = SHUTDOWN_GRACE_MS + 3_000;
 /** Sessions nobody comes back for are found expired (and audited) within about this long. */
 const EXPIRY_SWEEP_INTERVAL_MS = 15_000;
 /** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
@@ -71,13 +78,9 @@ const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
   const now = dependencies.now ?? Date.now;
   const metrics = new GatewayMetrics({ liveSessions: () => liveSessions() });
-  let logDestination = dependencies.logDestination;
-  if (logDestination === undefined) {
-    const stdout = bufferedStdout();
-    stdout.on("drop", () => metrics.logLineDropped());
-    logDestination = stdout;
-  }
-  const log = createLogger({ level: config.logLevel, destination: logDestination });
+  const stdout = dependencies.logDestination === undefined ? bufferedStdout() : undefined;
+  stdout?.on("drop", (lines: number) => metrics.logLinesDropped(lines));
+  const log = createLogger({ level: config.logLevel, destination: dependencies.logDestination ?? stdout });
   const onCall = (event: UpstreamCallEvent): void => {
     metrics.upstreamCall(event);
     log.debug({ upstream: event }, "upstream call");
@@ -217,7 +220,9 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         clearInterval(sweeper);
         await apollo.stop();
         await subgraph?.apollo.stop();
-        await Promise.all([store.close(), audit.close()]);
+        await store.close();
+        // Last, so the lines of everything above are in it; both bounded, whatever the readers do.
+        await Promise.all([audit.close(), stdout?.close(OUTPUT_CLOSE_TIMEOUT_MS)]);
       })()),
   };
 }

@@ -3,6 +3,7 @@ import { pino } from "pino";
 import type { Logger } from "pino";
 import { globalUserId, type AuthProvider } from "../domain/user.js";
 import { toPublicError } from "../errors/gateway-error.js";
+import { StreamOutput } from "../logging/stream-output.js";
 import type { SessionRecord } from "../sessions/session.js";
 
 /** What happened. `refused.*` are refusals before anything was done for the caller. */
@@ -80,11 +81,13 @@ export interface AuditTrailOptions {
 
 /**
  * Opens the sink an `AUDIT_LOG` setting names: `stderr`, `stdout` or a file path (appended to).
- * Buffered and asynchronous (sonic-boom, as pino uses): a request never waits on the disk.
+ * Buffered and asynchronous: a request never waits on the disk. A standard stream is written as
+ * the log is (StreamOutput), so that its reader stalling or leaving cannot hold shutdown; a
+ * file through sonic-boom, as pino writes, which flushes it at exit.
  */
 export function openAuditDestination(setting: string): AuditDestination {
-  const dest = setting === "stderr" ? 2 : setting === "stdout" ? 1 : setting;
-  return pino.destination({ dest, sync: false, append: true, mkdir: false });
+  if (setting === "stderr" || setting === "stdout") return new StreamOutput(setting === "stderr" ? process.stderr : process.stdout, { name: "audit" });
+  return pino.destination({ dest: setting, sync: false, append: true, mkdir: false });
 }
 
 /**
