@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, Socket, type Server } from "node:net";
 import { once } from "node:events";
 import { CreateSessionDocument, MeDocument, SigninDocument } from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
@@ -446,3 +446,118 @@ describe("HTTP server: /readyz with a backend down", () => {
     expect(typeof lines[0]!["durationMs"]).toBe("number");
   });
 });
+
+/**
+ * Issue 14: what one client may hold. Short limits here so the test runs in moments; the
+ * defaults (README settings table) are longer, for a gateway behind a load balancer.
+ */
+describe("HTTP server: limits on what one client may hold", () => {
+  const REQUEST_TIMEOUT_MS = 1_000;
+  /** node:http checks its timeouts every 250 ms (server.ts), and the socket's close needs a moment. */
+  const CHECK_MARGIN_MS = 400;
+  let stack: Stack;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    stack = await Stack.start({
+      env: { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), HTTP_HEADERS_TIMEOUT_MS: "500", HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000", HTTP_MAX_CONNECTIONS: "8" },
+    });
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+  afterAll(() => stack.close());
+
+  /** A raw connection to the gateway: what it was sent back, and when the gateway closed it. */
+  async function connect(): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+    const { port } = new URL(stack.url);
+    const socket = new Socket();
+    sockets.push(socket);
+    let received = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+    socket.on("error", () => undefined);
+    const opened = performance.now();
+    const closed = once(socket, "close").then(() => performance.now() - opened);
+    socket.connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    return { socket, received: () => received, closed };
+  }
+
+  it("cuts off a client that sends its body a byte at a time within the request timeout, while others are served normally", async () => {
+    const slow = await connect();
+    slow.socket.write(`POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+    const drip = setInterval(() => slow.socket.write("{"), 100);
+    try {
+      const others: number[] = [];
+      const served = (async () => {
+        while (others.length < 10) {
+          const started = performance.now();
+          const result = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+          expect(result.errors).toBeUndefined();
+          others.push(performance.now() - started);
+        }
+      })();
+
+      const cutOffAfterMs = await slow.closed;
+      await served;
+
+      process.stdout.write(`slow body: cut off after ${Math.round(cutOffAfterMs)} ms; others served in at most ${Math.round(Math.max(...others))} ms\n`);
+      expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(cutOffAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+      expect(cutOffAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS + CHECK_MARGIN_MS);
+      expect(Math.max(...others)).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it("cuts off a client that sends its headers a line at a time within the headers timeout", async () => {
+    const slow = await connect();
+    slow.socket.write("GET /healthz HTTP/1.1\r\n");
+    const drip = setInterval(() => slow.socket.write(`X-Slow-${randomUUID()}: 1\r\n`), 100);
+    try {
+      const cutOffAfterMs = await slow.closed;
+
+      expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(cutOffAfterMs).toBeLessThan(500 + CHECK_MARGIN_MS);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it("closes an idle keep-alive connection after the keep-alive timeout", async () => {
+    const idle = await connect();
+    idle.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+
+    const closedAfterMs = await idle.closed;
+
+    expect(idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(1_000 - 50);
+    // Node 20 keeps the socket's idle timer 1 s past keepAliveTimeout.
+    expect(closedAfterMs).toBeLessThan(1_000 + 1_000 + CHECK_MARGIN_MS);
+  });
+
+  it("closes connections past the maximum at once, and serves again when there is room", async () => {
+    const held = await Promise.all(Array.from({ length: 8 }, () => connect()));
+    // The server has counted all eight once each has been answered.
+    for (const connection of held) connection.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    await waitFor(() => held.every((connection) => connection.received().startsWith("HTTP/1.1 200")));
+
+    const refused = await connect();
+    refused.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    const refusedAfterMs = await refused.closed;
+
+    expect(refused.received()).toBe("");
+    expect(refusedAfterMs).toBeLessThan(500);
+    held[0]!.socket.destroy();
+    await held[0]!.closed;
+    await waitFor(async () => (await fetch(`${stack.url}/healthz`).then((response) => response.status, () => 0)) === 200);
+  });
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, withinMs = 2_000): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
