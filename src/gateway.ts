@@ -20,6 +20,7 @@ import { clearedSessionCookie, sessionCookie, sessionCookieToken } from "./http/
 import { corsPolicy } from "./http/cors.js";
 import { FastPath } from "./http/fast-path.js";
 import { KnownOperations } from "./http/known-operations.js";
+import { sharedProbe } from "./http/readiness.js";
 import { createHttpServer } from "./http/server.js";
 import { exampleApp } from "./http/static.js";
 import { bufferedStdout, createLogger } from "./logging/logger.js";
@@ -61,6 +62,12 @@ export interface RunningGateway {
 const STORE_OPERATION_TIMEOUT_MS = 2_000;
 /** Readiness answers within this, whatever the backends do. */
 const READINESS_TIMEOUT_MS = 2_000;
+/**
+ * A backend probe's answer serves every `/readyz` call for this long (issue 14): any number of
+ * calls make at most one call per backend per second, and a backend going down or coming back
+ * shows within a second and one probe.
+ */
+const READINESS_PROBE_REUSE_MS = 1_000;
 /** Requests still running at shutdown get this long. */
 const SHUTDOWN_GRACE_MS = 10_000;
 /**
@@ -152,6 +159,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
       : { apollo: createApollo({ schema: await subgraphSchema(), production: config.production }), routerSecret: config.federationRouterSecret };
   await subgraph?.apollo.start();
 
+  const [spineReady, idpReady] = [backendReadiness(spine), backendReadiness(idp)];
   const server = createHttpServer({
     apollo,
     log,
@@ -187,8 +195,8 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
           () => true,
           () => false,
         ),
-        spine.reachable(READINESS_TIMEOUT_MS),
-        idp.reachable(READINESS_TIMEOUT_MS),
+        spineReady(),
+        idpReady(),
       ]);
       return { store: storeUp ? "up" : "down", spine: spineUp ? "up" : "down", idp: idpUp ? "up" : "down", audit: audit.healthy ? "up" : "down" };
     },
@@ -267,6 +275,15 @@ export function sessionStores(
   const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
   return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };
+}
+
+/**
+ * Whether a backend is ready for its users' calls: its circuit read live (an open one is "down"
+ * at once, at no cost to the backend), the network probe shared (see READINESS_PROBE_REUSE_MS).
+ */
+function backendReadiness(client: SpineClient | IdpClient): () => Promise<boolean> {
+  const answers = sharedProbe(() => client.answers(READINESS_TIMEOUT_MS), READINESS_PROBE_REUSE_MS);
+  return () => (client.circuitOpen ? Promise.resolve(false) : answers());
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -111,14 +111,21 @@ export class Upstream {
   }
 
   /**
-   * Whether the backend answers at all (any status below 500), for readiness. It asks the
-   * base URL, which needs no credential of a user, within `timeoutMs`. An open circuit is
-   * "no" at once: users are being refused, so the instance is not ready for this backend's
-   * calls. Once the cool-down is over the network decides again, so an instance taken out of
+   * Whether the circuit refuses calls now (open, cool-down not over): users of this backend are
+   * being refused, so for readiness the backend is down, whatever the network says. Once the
+   * cool-down is over this is false again and the network decides, so an instance taken out of
    * rotation comes back without waiting for a user's call to probe the circuit.
    */
-  async reachable(timeoutMs: number): Promise<boolean> {
-    if (this.#breaker.state === "open") return false;
+  get circuitOpen(): boolean {
+    return this.#breaker.state === "open";
+  }
+
+  /**
+   * Whether the backend answers at all (any status below 500), for readiness. It asks the base
+   * URL, which needs no credential of a user, within `timeoutMs`; the breaker is not consulted
+   * (see circuitOpen), and the probe does not count towards it.
+   */
+  async answers(timeoutMs: number): Promise<boolean> {
     try {
       const response = await this.#capped("readiness", this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } }));
       return response.statusCode < 500;

@@ -4,7 +4,9 @@ import { request as httpRequest } from "node:http";
 import { createServer, Socket, type Server } from "node:net";
 import { once } from "node:events";
 import { CreateSessionDocument, MeDocument, SigninDocument } from "../generated/operations.js";
+import { startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "../../src/simulators/index.js";
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
+import { HostileBackend } from "../support/hostile-backend.js";
 import { freePort } from "../support/redis.js";
 
 const CREATE_SESSION = "mutation ($token: String!) { createSession(input: { token: $token }) { token } }";
@@ -561,3 +563,63 @@ async function waitFor(condition: () => boolean | Promise<boolean>, withinMs = 2
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Issue 14: readiness probes of the backends are shared and reused, so /readyz cannot multiply calls to them. */
+describe("HTTP server: /readyz with its backend probes shared", () => {
+  /** READINESS_PROBE_REUSE_MS in gateway.ts. */
+  const REUSE_MS = 1_000;
+  let stack: Stack;
+  let spine: SimulatorHandle;
+  let idp: SimulatorHandle;
+  let hostileSpine: HostileBackend;
+  let hostileIdp: HostileBackend;
+  beforeAll(async () => {
+    [spine, idp] = await Promise.all([startSpineSimulator(), startIdpSimulator()]);
+    [hostileSpine, hostileIdp] = await Promise.all([HostileBackend.start(spine.url), HostileBackend.start(idp.url)]);
+    stack = await Stack.start({ withoutSpine: true, withoutIdp: true, env: { SPINE_URL: hostileSpine.url, IDP_URL: hostileIdp.url } });
+  });
+  afterEach(() => hostileSpine.disarm());
+  afterAll(async () => {
+    await stack.close();
+    await Promise.all([hostileSpine.close(), hostileIdp.close(), spine.close(), idp.close()]);
+  });
+
+  it("makes at most one call per backend for 200 concurrent /readyz calls", async () => {
+    hostileSpine.resetCalls();
+    hostileIdp.resetCalls();
+
+    const statuses = await Promise.all(Array.from({ length: 200 }, () => fetch(`${stack.url}/readyz`).then((response) => response.status)));
+
+    process.stdout.write(`200 concurrent /readyz: ${hostileSpine.calls("base")} Spine call(s), ${hostileIdp.calls("base")} IdP call(s)\n`);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(hostileSpine.calls("base")).toBe(1);
+    expect(hostileIdp.calls("base")).toBe(1);
+  });
+
+  it("makes about one call per backend per second however often it is asked", async () => {
+    hostileSpine.resetCalls();
+    const started = performance.now();
+    while (performance.now() - started < 3 * REUSE_MS) await Promise.all(Array.from({ length: 10 }, () => fetch(`${stack.url}/readyz`)));
+
+    expect(hostileSpine.calls("base")).toBeGreaterThanOrEqual(2);
+    expect(hostileSpine.calls("base")).toBeLessThanOrEqual(4);
+  });
+
+  it("turns within the reuse interval when a backend goes down, and again when it comes back", async () => {
+    const turned = async (expected: number): Promise<number> => {
+      const started = performance.now();
+      while ((await fetch(`${stack.url}/readyz`)).status !== expected) await new Promise((resolve) => setTimeout(resolve, 20));
+      return performance.now() - started;
+    };
+    expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
+
+    hostileSpine.arm("base", "down");
+    const downAfterMs = await turned(503);
+    hostileSpine.disarm();
+    const upAfterMs = await turned(200);
+
+    process.stdout.write(`/readyz turned: down after ${Math.round(downAfterMs)} ms, up again after ${Math.round(upAfterMs)} ms\n`);
+    expect(downAfterMs).toBeLessThan(REUSE_MS + 300);
+    expect(upAfterMs).toBeLessThan(REUSE_MS + 300);
+  });
+});
