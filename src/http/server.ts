@@ -4,6 +4,7 @@ import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
 import type { HttpLimitOptions } from "../config/config.js";
 import type { GatewayContext } from "../graph/context.js";
+import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { FastPath } from "./fast-path.js";
 
@@ -86,10 +87,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
         {
           requestId,
           method: req.method,
-          path,
+          // Both as the client sent them, so cut (logField); the request id is bounded by REQUEST_ID.
+          path: logField(path),
           status: res.statusCode,
           aborted: res.writableFinished ? undefined : true,
-          operation: context?.outcome.operation ?? undefined,
+          operation: logField(context?.outcome.operation ?? undefined),
           outcome,
           durationMs: Math.round(seconds * 10_000) / 10,
         },

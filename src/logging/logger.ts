@@ -27,6 +27,19 @@ export function bufferedStdout(): StreamOutput {
   return new StreamOutput(process.stdout, { name: "log" });
 }
 
+/**
+ * Longest a client-supplied string is written into a log or audit line (issue 14: a 50 KB
+ * operation name made a 51.7 KB line per request). 128 is the longest request id accepted,
+ * and far above any real operation name, path or address.
+ */
+export const LOG_FIELD_MAX_CHARS = 128;
+
+/** A client-supplied string as a log or audit line may carry it: cut to LOG_FIELD_MAX_CHARS, `…` marking a cut. */
+export function logField<T extends string | null | undefined>(value: T): T {
+  if (value === null || value === undefined || value.length <= LOG_FIELD_MAX_CHARS) return value;
+  return `${value.slice(0, LOG_FIELD_MAX_CHARS)}…` as T;
+}
+
 export interface LoggerOptions {
   level: string;
   /** Where lines go; standard output when unset. Tests pass a stream that keeps every line. */

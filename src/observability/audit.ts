@@ -3,6 +3,7 @@ import { pino } from "pino";
 import type { Logger } from "pino";
 import { globalUserId, type AuthProvider } from "../domain/user.js";
 import { toPublicError } from "../errors/gateway-error.js";
+import { logField } from "../logging/logger.js";
 import { StreamOutput } from "../logging/stream-output.js";
 import type { SessionRecord } from "../sessions/session.js";
 
@@ -123,7 +124,8 @@ export class AuditTrail {
       orgIdentifier: known.orgIdentifier ?? null,
       asid: known.provider === "SPINE" ? this.#options.spineAsid : null,
       sessionIdHash: sessionId == null ? null : hashSessionId(sessionId),
-      clientAddress: request.clientAddress,
+      // From X-Forwarded-For when proxies are trusted, so the client's to choose: cut (logField).
+      clientAddress: logField(request.clientAddress),
       requestId: request.requestId,
     };
     if (this.#failure === undefined) {

@@ -4,6 +4,7 @@ import { request as httpRequest } from "node:http";
 import { createServer, Socket, type Server } from "node:net";
 import { once } from "node:events";
 import { CreateSessionDocument, MeDocument, SigninDocument } from "../generated/operations.js";
+import { LOG_FIELD_MAX_CHARS } from "../../src/logging/logger.js";
 import { startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "../../src/simulators/index.js";
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
 import { HostileBackend } from "../support/hostile-backend.js";
@@ -621,5 +622,58 @@ describe("HTTP server: /readyz with its backend probes shared", () => {
     process.stdout.write(`/readyz turned: down after ${Math.round(downAfterMs)} ms, up again after ${Math.round(upAfterMs)} ms\n`);
     expect(downAfterMs).toBeLessThan(REUSE_MS + 300);
     expect(upAfterMs).toBeLessThan(REUSE_MS + 300);
+  });
+});
+
+/** Issue 14: a client-supplied string reaches a log or audit line cut to LOG_FIELD_MAX_CHARS. */
+describe("HTTP server: client-supplied strings in log and audit lines", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ env: { TRUSTED_PROXY_HOPS: "1" } });
+  });
+  afterAll(() => stack.close());
+
+  const cut = (value: string): string => `${value.slice(0, LOG_FIELD_MAX_CHARS)}…`;
+
+  it("cuts a 50 KB operation name in the request line", async () => {
+    const name = `Op${"a".repeat(50_000)}`;
+    const requestId = `long-operation-${randomUUID()}`;
+
+    // The name once, in the document: twice would pass the 64 KB body limit.
+    const result = await stack.post({ query: `query ${name} { __typename }` }, { headers: { "x-request-id": requestId } });
+    const [line] = await requestLines(stack, requestId);
+
+    expect(result.status).toBe(200);
+    expect(line!["operation"]).toBe(cut(name));
+    expect(JSON.stringify(line).length).toBeLessThan(1_000);
+  });
+
+  it("cuts a long path in the request line", async () => {
+    const path = `/${"p".repeat(8_000)}`;
+    const requestId = `long-path-${randomUUID()}`;
+
+    const response = await fetch(`${stack.url}${path}`, { headers: { "x-request-id": requestId } });
+    const [line] = await requestLines(stack, requestId);
+
+    expect(response.status).toBe(404);
+    expect(line!["path"]).toBe(cut(path));
+  });
+
+  it("replaces a request id longer than 128 characters rather than writing it", async () => {
+    const sent = `r${"i".repeat(5_000)}`;
+
+    const response = await fetch(`${stack.url}/healthz`, { headers: { "x-request-id": sent } });
+
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stack.logs.some((line) => line["requestId"] === sent)).toBe(false);
+  });
+
+  it("cuts a client address taken from X-Forwarded-For in the audit line", async () => {
+    const forged = `x${"f".repeat(5_000)}`;
+
+    await stack.execute(SigninDocument, { email: idpUser.email, password: "wrong-password" }, { headers: { "x-forwarded-for": forged } });
+
+    const event = stack.audit.filter((line) => line["event"] === "signin").at(-1);
+    expect(event).toMatchObject({ outcome: "failure", clientAddress: cut(forged) });
   });
 });
