@@ -47,6 +47,7 @@ export class StreamOutput extends EventEmitter {
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
   #closed = false;
+  /** Lines dropped so far: not taken (too much pending, stream failed or closed) or not written by exit. */
   #dropped = 0;
   /** Told when nothing is pending or in flight any more, or the stream has failed. */
   #idle: Array<() => void> = [];
@@ -62,11 +63,6 @@ export class StreamOutput extends EventEmitter {
     // banner's write crashed start-up when the reader had already gone).
     stream.on("error", (error) => this.#failed(error));
     process.once("exit", () => this.#abandon());
-  }
-
-  /** Lines dropped so far: not taken (too much pending, stream failed or closed) or not written by exit. */
-  get dropped(): number {
-    return this.#dropped;
   }
 
   /** Takes one line (pino and the audit trail write one per call), ending in a newline. */

@@ -108,7 +108,8 @@ describe("a backend answer larger than BACKEND_MAX_RESPONSE_BYTES", () => {
       try {
         const result = await endpoint.act(gateway, token, requestId);
         const growthKib = gateway.residentKib() - before;
-        figures.push(`${endpoint.route} ${hostility}: RSS ${before} KiB -> +${growthKib} KiB, backend wrote ${hostile.lastHostileBytesSent} bytes`);
+        const body = await hostile.lastHostileBody;
+        figures.push(`${endpoint.route} ${hostility}: RSS ${before} KiB -> +${growthKib} KiB, backend wrote ${body.bytesSent} bytes`);
 
         if (endpoint.signout) {
           // The session ends anyway; the refused answer is logged for an operator, as BAD_RESPONSE.
@@ -121,7 +122,7 @@ describe("a backend answer larger than BACKEND_MAX_RESPONSE_BYTES", () => {
         }
         expect(growthKib).toBeLessThan(RSS_GROWTH_LIMIT_KIB);
         // The plain body is far larger than any socket buffer: the gateway hung up long before its end.
-        if (hostility === "oversized body") expect(hostile.lastHostileCutShort).toBe(true);
+        if (hostility === "oversized body") expect(body.cutShort).toBe(true);
       } finally {
         hostile.disarm();
       }

@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 /** A backend call by its endpoint template, told from the method and path the contracts give it. */
 export type Route = "A001" | "A002" | "A003" | "signin" | "userinfo" | "signout" | "base";
 
-export function routeOf(method: string, path: string): Route | undefined {
+function routeOf(method: string, path: string): Route | undefined {
   if (/\/ProfessionalSession$/.test(path)) return method === "POST" ? "A001" : undefined;
   if (/\/ProfessionalSession\/[^/]+$/.test(path)) return method === "PUT" ? "A002" : method === "DELETE" ? "A003" : undefined;
   if (/\/sso\/signin$/.test(path)) return "signin";
@@ -40,10 +40,11 @@ export class HostileBackend {
   readonly #server: Server;
   readonly #armed = new Map<Route, Hostility>();
   readonly #calls = new Map<Route, number>();
-  /** Bytes of the last hostile answer that the backend wrote before the gateway hung up (or all of it). */
-  lastHostileBytesSent = 0;
-  /** Whether the last hostile answer was cut short by the gateway. */
-  lastHostileCutShort = false;
+  /**
+   * How the last hostile body went, once it is over: the bytes written before the gateway hung
+   * up (or all of them), and whether it hung up before the end.
+   */
+  lastHostileBody: Promise<{ bytesSent: number; cutShort: boolean }> = Promise.resolve({ bytesSent: 0, cutShort: false });
 
   private constructor(
     server: Server,
@@ -100,19 +101,7 @@ export class HostileBackend {
     }
     const bomb = hostility === "gzip bomb";
     res.writeHead(200, { "content-type": "application/json", ...(bomb ? { "content-encoding": "gzip" } : {}) });
-    this.lastHostileBytesSent = 0;
-    this.lastHostileCutShort = false;
-    const total = bomb ? BOMB_MEMBERS * BOMB_MEMBER.length : PLAIN_BYTES;
-    while (this.lastHostileBytesSent < total) {
-      if (res.destroyed) {
-        this.lastHostileCutShort = true;
-        return;
-      }
-      const chunk = bomb ? BOMB_MEMBER : PLAIN_CHUNK.subarray(0, Math.min(PLAIN_CHUNK.length, total - this.lastHostileBytesSent));
-      this.lastHostileBytesSent += chunk.length;
-      if (!res.write(chunk) && !res.destroyed) await drainedOrClosed(res);
-    }
-    res.end();
+    this.lastHostileBody = flood(res, bomb);
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, upstream: URL): void {
@@ -139,4 +128,18 @@ function drainedOrClosed(res: ServerResponse): Promise<void> {
     res.on("drain", resume);
     res.on("close", resume);
   });
+}
+
+/** Writes the hostile body as fast as it is read, until its end or until the reader hangs up. */
+async function flood(res: ServerResponse, bomb: boolean): Promise<{ bytesSent: number; cutShort: boolean }> {
+  const total = bomb ? BOMB_MEMBERS * BOMB_MEMBER.length : PLAIN_BYTES;
+  let bytesSent = 0;
+  while (bytesSent < total) {
+    if (res.destroyed) return { bytesSent, cutShort: true };
+    const chunk = bomb ? BOMB_MEMBER : PLAIN_CHUNK.subarray(0, Math.min(PLAIN_CHUNK.length, total - bytesSent));
+    bytesSent += chunk.length;
+    if (!res.write(chunk) && !res.destroyed) await drainedOrClosed(res);
+  }
+  res.end();
+  return { bytesSent, cutShort: false };
 }
