@@ -24,7 +24,7 @@ const SECRET_PATHS = [
  * StreamOutput). The 16 Mi characters it may hold keep a stuck log shipper from taking the gateway's memory.
  */
 export function bufferedStdout(): StreamOutput {
-  return new StreamOutput(process.stdout, { name: "log" });
+  return new StreamOutput(process.stdout, "log");
 }
 
 /**

@@ -4,29 +4,26 @@ import type { Writable } from "node:stream";
 /** How long closing waits, by default, for the stream to take what is pending. */
 export const OUTPUT_CLOSE_TIMEOUT_MS = 2_000;
 
-/** Options of {@link StreamOutput}; the defaults are the gateway's. */
-export interface StreamOutputOptions {
-  /** Lines wait in memory until this many characters are pending, then go out in one write; default 4,096. */
-  bufferBytes?: number;
-  /** ...and at the latest after this long, so that a quiet gateway's lines are not held back; default 100 ms. */
-  flushIntervalMs?: number;
-  /** Past this many characters taken and not yet written, lines are dropped and counted; default 16 Mi. */
-  maxPendingBytes?: number;
-  /** What the exit notice names this output as, e.g. `log`. */
-  name: string;
-}
+/**
+ * Lines wait in memory until this many characters are pending, then go out in one write: written
+ * one by one, the log's lines cost a sixth of a warm `me` request's CPU time (`npm run bench`).
+ */
+const BUFFER_CHARS = 4_096;
+/** ...and at the latest after this long, so that a quiet gateway's lines are not held back. */
+const FLUSH_INTERVAL_MS = 100;
+/** Past this many characters taken and not yet written, lines are dropped and counted. */
+const MAX_PENDING_CHARS = 16 * 1024 * 1024;
 
 /**
  * Lines for a standard stream (standard output or error), written so that nothing the reader
  * of that stream does can hold the gateway (issue 14):
  *
- * - Lines are batched (a write per line was a sixth of a warm request's CPU time, measured by
- *   `npm run bench`) and handed to Node's own stream for the descriptor. For a pipe that is a
+ * - Lines are batched (BUFFER_CHARS, FLUSH_INTERVAL_MS) and handed to Node's own stream for the descriptor. For a pipe that is a
  *   non-blocking socket served by the event loop: a reader that stops reading makes writes
  *   wait, never a thread or the main loop. (pino's destination writes from libuv's thread pool
  *   and flushes synchronously at exit: with a stalled reader, one thread blocks in `write` and
  *   exit waits for it for ever, or the exit flush retries EAGAIN for ever.)
- * - Past `maxPendingBytes` waiting, lines are dropped and counted (`drop` event with the count),
+ * - Past MAX_PENDING_CHARS waiting, lines are dropped and counted (`drop` event with the count),
  *   so a stuck reader cannot take the gateway's memory either.
  * - A reader that has gone (EPIPE) turns every later line into a dropped one; the error is
  *   emitted as `error` for a listener that wants it (the audit trail: its sink has failed).
@@ -35,14 +32,11 @@ export interface StreamOutputOptions {
  */
 export class StreamOutput extends EventEmitter {
   readonly #stream: Writable;
-  readonly #bufferBytes: number;
-  readonly #flushIntervalMs: number;
-  readonly #maxPendingBytes: number;
   readonly #name: string;
   #pending = "";
   #pendingLines = 0;
   /** Written to the stream, not yet confirmed by its callback. */
-  #inFlightBytes = 0;
+  #inFlightChars = 0;
   #inFlightLines = 0;
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
@@ -52,13 +46,11 @@ export class StreamOutput extends EventEmitter {
   /** Told when nothing is pending or in flight any more, or the stream has failed. */
   #idle: Array<() => void> = [];
 
-  constructor(stream: Writable, options: StreamOutputOptions) {
+  /** `name` is what the exit notice calls this output, e.g. `log`. */
+  constructor(stream: Writable, name: string) {
     super();
     this.#stream = stream;
-    this.#bufferBytes = options.bufferBytes ?? 4_096;
-    this.#flushIntervalMs = options.flushIntervalMs ?? 100;
-    this.#maxPendingBytes = options.maxPendingBytes ?? 16 * 1024 * 1024;
-    this.#name = options.name;
+    this.#name = name;
     // Without a listener, EPIPE on a standard stream is an uncaught exception (issue 14: the
     // banner's write crashed start-up when the reader had already gone).
     stream.on("error", (error) => this.#failed(error));
@@ -67,14 +59,14 @@ export class StreamOutput extends EventEmitter {
 
   /** Takes one line (pino and the audit trail write one per call), ending in a newline. */
   write(line: string): void {
-    if (this.#closed || this.#failure !== undefined || this.#pending.length + this.#inFlightBytes + line.length > this.#maxPendingBytes) {
+    if (this.#closed || this.#failure !== undefined || this.#pending.length + this.#inFlightChars + line.length > MAX_PENDING_CHARS) {
       this.#drop(1);
       return;
     }
     this.#pending += line;
     this.#pendingLines += 1;
-    if (this.#pending.length >= this.#bufferBytes) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), this.#flushIntervalMs).unref();
+    if (this.#pending.length >= BUFFER_CHARS) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), FLUSH_INTERVAL_MS).unref();
   }
 
   /**
@@ -108,10 +100,10 @@ export class StreamOutput extends EventEmitter {
     const [chunk, lines] = [this.#pending, this.#pendingLines];
     this.#pending = "";
     this.#pendingLines = 0;
-    this.#inFlightBytes += chunk.length;
+    this.#inFlightChars += chunk.length;
     this.#inFlightLines += lines;
     this.#stream.write(chunk, (error) => {
-      this.#inFlightBytes -= chunk.length;
+      this.#inFlightChars -= chunk.length;
       this.#inFlightLines -= lines;
       if (error) this.#drop(lines);
       if (this.#inFlightLines === 0) this.#notifyIdle();

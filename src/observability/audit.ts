@@ -87,7 +87,7 @@ export interface AuditTrailOptions {
  * file through sonic-boom, as pino writes, which flushes it at exit.
  */
 export function openAuditDestination(setting: string): AuditDestination {
-  if (setting === "stderr" || setting === "stdout") return new StreamOutput(setting === "stderr" ? process.stderr : process.stdout, { name: "audit" });
+  if (setting === "stderr" || setting === "stdout") return new StreamOutput(setting === "stderr" ? process.stderr : process.stdout, "audit");
   return pino.destination({ dest: setting, sync: false, append: true, mkdir: false });
 }
 
