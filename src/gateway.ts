@@ -170,7 +170,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     app: config.production ? undefined : exampleApp(),
     fastPath: new FastPath(known, schema),
     limits: config.http,
-    context: ({ requestId, authorization, peer, forwardedFor, cookie, setCookie, log: requestLog }) => ({
+    context: ({ requestId, authorization, peer, forwardedFor, viaRouter, cookie, setCookie, log: requestLog }) => ({
       requestId,
       get log() {
         return requestLog();
@@ -180,7 +180,9 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
       scope: requestScope(sessions, userInfo, audit, {
         // Cookies count only in cookie mode: otherwise no browser-attached credential exists to forge requests with.
         token: presentedToken(authorization, config.sessionCookie ? sessionCookieToken(cookie) : undefined),
-        clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops),
+        // Through a router, the router is one more trusted hop: it appends the client's address
+        // (docs/federation.md), and only a caller with the router's secret gets this far.
+        clientAddress: clientAddress(peer, forwardedFor, config.trustedProxyHops + (viaRouter ? 1 : 0)),
         requestId,
         log: requestLog,
         sessionCookie: config.sessionCookie

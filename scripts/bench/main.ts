@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon, { type Request, type Result } from "autocannon";
 import { IDP_DEMO } from "../../src/simulators/idp/idp.seed.js";
+import { composeSupergraph } from "../compose-supergraph.js";
 import { SPINE_DEMO } from "../../src/simulators/spine/spine.seed.js";
 
 interface Settings {
@@ -107,6 +108,9 @@ const SELECT_ROLE = `mutation SelectRole($businessFunction: String!, $orgIdentif
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
+/** The bench's own router secret: the gateway serves `/subgraph` for the Hive Gateway row. */
+const ROUTER_SECRET = "bench-router-secret-0123456789abcdef0123456789";
+
 /** A GraphQL answer with an `errors` member counts as an error, whatever its status. */
 function countingErrors(request: Request, tally: { errors: number }, next?: Request["onResponse"]): Request {
   return {
@@ -163,9 +167,15 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
       IDP_API_TOKEN: IDP_DEMO.apiToken,
       NODE_ENV: "production",
       HOST: "127.0.0.1",
+      // A sign-in in flight holds a place in its account's and its address's window until the
+      // backend answers (docs/security.md), and the sign-in rows sign one account in from one
+      // address on every connection at once: both limits at their highest, so up to 100
+      // connections measure sign-ins rather than refusals.
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: "100",
+      LOGIN_MAX_FAILURES_PER_ADDRESS: "1000000",
       ...extra,
     });
-    const gateway = await startGateway(children, gatewayEnv({}), logFd);
+    const gateway = await startGateway(children, gatewayEnv({ FEDERATION_ROUTER_SECRET: ROUTER_SECRET }), logFd);
     const bare = await startBaseline(children, "bare", {});
     const apollo = await startBaseline(children, "apollo", {});
     const proxy = await startBaseline(children, "proxy", { BENCH_IDP_URL: simulators.idp, BENCH_IDP_CLIENT_ID: IDP_DEMO.clientId, BENCH_IDP_API_TOKEN: IDP_DEMO.apiToken });
@@ -201,6 +211,12 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     const token = await signin(gateway, idpUser.email, idpUser.password);
     const me = post("/graphql", { query: ME }, { authorization: `Bearer ${token}` });
     await measure("gateway: warm me", gateway, [countingErrors(me, tally)], "IdP session, user info cached");
+    // The same `me` as a router asks it: on /subgraph (Apollo's whole pipeline, no fast path),
+    // then through Hive Gateway in front of it, a process of its own.
+    const subgraphMe = post("/subgraph", { query: ME }, { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET });
+    await measure("gateway /subgraph: warm me", gateway, [countingErrors(subgraphMe, tally)], "as a router asks it; no fast path");
+    const hive = await startHiveGateway(children, gateway);
+    await measure("Hive Gateway → /subgraph: warm me", hive, [countingErrors(me, tally)], "client → Hive Gateway → gateway");
     await measure("gateway: signin", gateway, [countingErrors(post("/graphql", { query: SIGNIN, variables: { email: idpUser.email, password: idpUser.password } }), tally)], "2 upstream calls each");
     const role = spineUser.permissions[0]!;
     await measure(
@@ -378,11 +394,27 @@ async function startGateway(children: ChildProcess[], env: Record<string, string
 }
 
 function startBaseline(children: ChildProcess[], kind: string, env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, [join(HERE, "baselines.js"), kind], { env: { PATH: process.env["PATH"], ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  return startTelling(children, `baseline ${kind}`, [join(HERE, "baselines.js"), kind], env);
+}
+
+/** Hive Gateway over a supergraph composed from the gateway's live SDL (the gateway alone, named `auth`). */
+async function startHiveGateway(children: ChildProcess[], gateway: string): Promise<string> {
+  const response = await fetch(`${gateway}/subgraph`, { method: "POST", headers: { ...JSON_HEADERS, "router-secret": ROUTER_SECRET }, body: JSON.stringify({ query: "{ _service { sdl } }" }) });
+  const { sdl } = ((await response.json()) as { data: { _service: { sdl: string } } }).data._service;
+  const file = join(tmpdir(), `bench-supergraph-${process.pid}.graphql`);
+  writeFileSync(file, composeSupergraph([{ name: "auth", url: `${gateway}/subgraph`, sdl }]));
+  const url = await startTelling(children, "Hive Gateway", [join(DIST, "scripts/federation/hive-gateway.js")], { SUPERGRAPH_FILE: file, FEDERATION_ROUTER_SECRET: ROUTER_SECRET });
+  // The rows post to /graphql on the URL they are given.
+  return url.replace(/\/graphql$/, "");
+}
+
+/** A process of its own that tells its URL over IPC once it listens. */
+function startTelling(children: ChildProcess[], name: string, args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env["PATH"], ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once("message", (message) => resolve((message as { url: string }).url));
-    child.once("exit", (code) => reject(new Error(`baseline ${kind} exited with code ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${name} exited with code ${code}`)));
   });
 }
 

@@ -10,7 +10,7 @@ import { reasonOf, sessionFields, type AuditEventName, type AuditRequest, type A
 import type { InFlightCalls } from "../sessions/in-flight.js";
 import { isSpineRecord, newIdpSession, type ActiveSession, type SpineSessionRecord } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
-import type { LoginAttempt, LoginThrottle } from "./login-throttle.js";
+import type { LoginAttempt, LoginPlace, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
 
 /** A user as the graph shows them. */
@@ -47,6 +47,8 @@ export interface RequestScope extends AuditRequest {
   clientAddress: string;
   /** Present in cookie mode: session tokens travel in an HttpOnly cookie, never in the payload. */
   sessionCookie?: SessionCookieSink;
+  /** The session this request opened, rotated or signed in: the caller's own for the rest of the request (src/auth/session-credentials.ts). */
+  issued?: ActiveSession;
 }
 
 /** Where a request's new session token goes in cookie mode (the HTTP layer turns these into `Set-Cookie`). */
@@ -258,13 +260,16 @@ export class AuthService {
   }
 
   /**
-   * A credential check at a backend, under the sign-in limits: refused before the backend is
-   * asked when over a limit; a refusal by the backend counts as a failure, an acceptance ends
-   * the account's run of failures. Counted per call, so aliases and batches cannot dodge it.
+   * A credential check at a backend, under the sign-in limits: the attempt takes its place in
+   * the counters first, and is refused before the backend is asked when a limit is full; a
+   * refusal by the backend keeps the place (a failure), an acceptance ends the account's run
+   * of failures, and anything else gives the place back. Counted per call, so aliases and
+   * batches cannot dodge it.
    */
   async #authenticate<T>(scope: RequestScope, attempt: LoginAttempt, check: () => Promise<T>, refusal: string): Promise<T> {
+    let place: LoginPlace;
     try {
-      await this.throttle.check(attempt);
+      place = await this.throttle.reserve(attempt);
     } catch (error) {
       if (error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED) {
         const provider = attempt.flow === "signin" ? AuthProvider.IDP : AuthProvider.SPINE;
@@ -277,12 +282,13 @@ export class AuthService {
       accepted = await check();
     } catch (error) {
       if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
-        await this.throttle.failed(attempt);
+        await this.throttle.failed(place);
         throw new GatewayError(ErrorCode.UNAUTHENTICATED, refusal);
       }
+      await this.throttle.released(place);
       throw error;
     }
-    await this.throttle.succeeded(attempt);
+    await this.throttle.succeeded(place);
     return accepted;
   }
 
@@ -326,6 +332,7 @@ export class AuthService {
    * refuses that session all the same, so the cookie is then merely stale.
    */
   #issue(scope: RequestScope, token: string, session: ActiveSession): string | null {
+    scope.issued = session;
     if (scope.sessionCookie === undefined) return token;
     scope.sessionCookie.set(token, this.sessions.lifetimeLeftMs(session.record));
     return null;

@@ -23,7 +23,10 @@ export class SessionCredentialsService {
   constructor(private readonly options: SessionCredentialsOptions) {}
 
   async forSession(scope: RequestScope, sessionId: string): Promise<SessionCredentialsView | null> {
-    const current = await scope.session();
+    // A mutation's payload (`signin { session { … } }`) names the session the mutation just
+    // issued, which the token the request came with does not open: within that request it is
+    // the caller's own too, and no other session is.
+    const current = scope.issued?.record.id === sessionId ? scope.issued : await scope.session();
     if (current === null || current.record.id !== sessionId) return null;
     const { credential } = current.record;
     return credential.provider === AuthProvider.SPINE

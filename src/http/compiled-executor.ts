@@ -14,6 +14,12 @@ type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TCon
  * Compiled operations are kept per document object: Apollo's document store hands the same
  * parsed document for the same query text, and when it evicts a document the compiled
  * operations go with it (a WeakMap), so this cache is bounded as the store is.
+ *
+ * Compiling costs time in proportion to the operation's fields with its fragments expanded,
+ * which a small document can make exponential. Apollo calls the executor only with a document
+ * that passed validation with the gateway's rules (its request pipeline validates before it
+ * caches a document or executes it), and complexityLimitRule (src/http/limits.ts) bounds that
+ * count there; the fast path runs only what was compiled here.
  */
 export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSchema, known?: KnownOperations): Gateway<TContext> {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();

@@ -49,6 +49,18 @@ export const MAX_ALIASES = 10;
 export const MAX_DIRECTIVES = 10;
 
 /**
+ * Fields per operation as it would run: every field at every spread of every fragment,
+ * introspection included (the compiler walks it all the same). graphql-jit compiles an operation
+ * in time proportional to this count, about a microsecond a field here, and a document of a few
+ * hundred bytes whose fragments each spread the one before twice reaches millions (issue 13).
+ * The largest operation in test/operations expands to 32 fields and the Sandbox's full
+ * introspection query to 229; a document without fragments holds at most one field per token,
+ * so at MAX_TOKENS every document a client writes out by hand stays admitted, and what is
+ * refused is fan-out through fragments. Compiling this many fields takes tens of milliseconds.
+ */
+export const MAX_FIELDS = MAX_TOKENS;
+
+/**
  * The mutations that sign in, change role or sign out. Each costs a backend call and each sign-in
  * attempt must count once against the brute-force limits, so one document may hold one of them,
  * once: no aliases, no repeats, no second operation, not through fragments.
@@ -64,13 +76,15 @@ export const ONE_SENSITIVE_MUTATION = "A request may run only one of createSessi
 /** The counts of a selection set with its fragments expanded; depth relative to the set. */
 interface Shape {
   depth: number;
+  /** Fields with every fragment spread expanded; the compiler's work. */
+  fields: number;
   aliases: number;
   directives: number;
   /** Occurrences of a sensitive mutation. */
   sensitive: number;
 }
 
-const NOTHING: Shape = { depth: 0, aliases: 0, directives: 0, sensitive: 0 };
+const NOTHING: Shape = { depth: 0, fields: 0, aliases: 0, directives: 0, sensitive: 0 };
 
 /**
  * Measures operations with their fragments expanded, as they would run. A fragment is measured
@@ -110,6 +124,7 @@ class ShapeMeter {
       let level = 0;
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
+        total.fields += 1;
         if (selection.alias !== undefined) total.aliases += 1;
         if (parent !== undefined && parent === schema.getMutationType() && SENSITIVE_MUTATIONS.has(name)) total.sensitive += 1;
         const introspection = name.startsWith("__") || (parent !== undefined && isIntrospectionType(parent));
@@ -122,6 +137,7 @@ class ShapeMeter {
         inner = this.#fragment(selection.name.value);
       }
       total.depth = Math.max(total.depth, level + inner.depth);
+      total.fields += inner.fields;
       total.aliases += inner.aliases;
       total.directives += inner.directives;
       total.sensitive += inner.sensitive;
@@ -138,13 +154,18 @@ function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLN
   return type === undefined ? undefined : getNamedType(type);
 }
 
-/** Refuses an operation deeper, or with more aliases or directives, than the limits above. */
+/**
+ * Refuses an operation deeper, larger once expanded, or with more aliases or directives than
+ * the limits above. Apollo runs it with graphql-js's own rules on every document it has not
+ * validated before, ahead of execution, so nothing over a limit reaches the compiler
+ * (src/http/compiled-executor.ts) nor the fast path, which serves only queries that passed.
+ */
 export const complexityLimitRule: ValidationRule = (context): ASTVisitor => {
   const meter = new ShapeMeter(context);
   return {
     OperationDefinition(operation) {
       const shape = meter.operation(operation);
-      if (shape.depth > MAX_DEPTH || shape.aliases > MAX_ALIASES || shape.directives > MAX_DIRECTIVES) {
+      if (shape.depth > MAX_DEPTH || shape.fields > MAX_FIELDS || shape.aliases > MAX_ALIASES || shape.directives > MAX_DIRECTIVES) {
         context.reportError(new GraphQLError(TOO_COMPLEX, { nodes: operation }));
       }
       // The meter has read what this rule needs; the rest of the tree is the other rules' work.

@@ -20,6 +20,8 @@ export interface HttpServerOptions {
     /** The socket's peer and X-Forwarded-For, from which the client address is told. */
     peer: string | undefined;
     forwardedFor: string | undefined;
+    /** True on `/subgraph` once the router's secret was checked: the router appended the client's address to X-Forwarded-For. */
+    viaRouter: boolean;
     /** The `Cookie` header, and a way to add a `Set-Cookie` to the answer (cookie mode). */
     cookie: string | undefined;
     setCookie: (cookie: string) => void;
@@ -99,12 +101,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       );
     });
 
-    const graphqlContext = (): GatewayContext =>
+    const graphqlContext = (viaRouter: boolean): GatewayContext =>
       options.context({
         requestId,
         authorization: header(req, "authorization"),
         peer: req.socket.remoteAddress,
         forwardedFor: header(req, "x-forwarded-for"),
+        viaRouter,
         cookie: header(req, "cookie"),
         setCookie: (cookie) => res.appendHeader("set-cookie", cookie),
         log: requestLog,
@@ -112,7 +115,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const route = async (): Promise<void> => {
       if (options.cors?.(req, res, path)) return;
       if (path === "/graphql") {
-        context = graphqlContext();
+        context = graphqlContext(false);
         await graphql(options.apollo, options.fastPath, req, res, context);
       } else if (path === "/subgraph" && subgraph !== undefined) {
         // Anyone who reaches this port could ask `_entities` for a session's credentials: only
@@ -123,9 +126,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
           json(res, 401, { errors: [{ message: "This endpoint answers the router only.", extensions: { code: "UNAUTHENTICATED" } }] });
           return;
         }
-        context = graphqlContext();
+        context = graphqlContext(true);
         // The fast path knows the public schema's queries only.
-        await graphql(subgraph.apollo, undefined, req, res, context);
+        await graphql(subgraph.apollo, undefined, req, res, context, { refusalsAsOk: true });
       } else if (path === "/healthz") {
         json(res, 200, { status: "ok" });
       } else if (path === "/metrics" && metrics !== undefined) {
@@ -174,7 +177,23 @@ function outcomeOf(context: GatewayContext, status: number): string {
   return [...context.outcome.codes].sort().join(",") || (status < 400 ? "OK" : "BAD_REQUEST");
 }
 
-async function graphql(apollo: ApolloServer<GatewayContext>, fastPath: FastPath | undefined, req: IncomingMessage, res: ServerResponse, context: GatewayContext): Promise<void> {
+/**
+ * `refusalsAsOk`: answer a document Apollo refused (parse, validation, the limits, bad
+ * variables) with 200 when the answer is `application/json`, as the GraphQL-over-HTTP spec
+ * allows. For a router: Apollo Gateway turns a subgraph's 400 into its own `400: Bad Request`
+ * with INTERNAL_SERVER_ERROR, dropping the code; with 200 both routers pass `extensions.code` on.
+ * Under `application/graphql-response+json` the spec's 400 stays, and routers read it as such;
+ * so does a request that is not GraphQL at all (no query, a batch), which never reaches the
+ * pipeline that records codes.
+ */
+async function graphql(
+  apollo: ApolloServer<GatewayContext>,
+  fastPath: FastPath | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: GatewayContext,
+  { refusalsAsOk = false }: { refusalsAsOk?: boolean } = {},
+): Promise<void> {
   const body = await readBody(req);
   if (body === "too-large") {
     return requestError(res, 413, "The request body is too large.");
@@ -207,7 +226,8 @@ async function graphql(apollo: ApolloServer<GatewayContext>, fastPath: FastPath 
     context: async () => context,
   });
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  res.statusCode = response.status ?? 200;
+  const refused = refusalsAsOk && response.status === 400 && context.outcome.codes.size > 0 && /^application\/json\b/i.test(response.headers.get("content-type") ?? "");
+  res.statusCode = refused ? 200 : (response.status ?? 200);
   if (response.body.kind === "complete") {
     res.end(response.body.string);
     return;

@@ -40,6 +40,18 @@ export class ExpiringMemoryStore {
     return next;
   }
 
+  /** Adds one unless the number entry has reached `limit` (then undefined, unchanged); sets its TTL anew. */
+  take(key: string, limit: number, ttlMs: number): number | undefined {
+    const current = this.get(key);
+    return (typeof current === "number" ? current : 0) >= limit ? undefined : this.increment(key, ttlMs);
+  }
+
+  /** Takes one off a positive number entry, keeping its deadline. */
+  giveBack(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && typeof entry.value === "number" && entry.value > 0 && entry.expiresAt > Date.now()) entry.value -= 1;
+  }
+
   delete(key: string): boolean {
     return this.#entries.delete(key);
   }

@@ -19,6 +19,15 @@ export interface KeyValueStore<T> {
 export interface CounterStore {
   /** Adds one and returns the new count; the counter lives `ttlMs` from this increment. */
   increment(key: string, ttlMs: number): Promise<number>;
+  /**
+   * Adds one unless the count has reached `limit`, in one step however many callers race:
+   * the new count (this caller's place), or undefined when the counter was full and is unchanged.
+   * The counter lives `ttlMs` from this take. A limit checked by reading first and incrementing
+   * later lets a burst through entirely (issue 13).
+   */
+  take(key: string, limit: number, ttlMs: number): Promise<number | undefined>;
+  /** Takes one back from a count taken with `take` (never below zero, the TTL unchanged): the place was not used. */
+  giveBack(key: string): Promise<void>;
   get(key: string): Promise<number>;
   delete(key: string): Promise<void>;
 }
@@ -84,6 +93,13 @@ function deepFreeze<T>(value: T): T {
 
 /** INCR and its expiry in one step, so a counter can never be left without one. */
 const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
+
+/** CounterStore#take: 0 for a full counter (a taken place is at least 1), else INCR with its expiry. */
+const TAKE_SCRIPT =
+  "if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end; local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[2]); return n";
+
+/** CounterStore#giveBack: DECR keeps the expiry; an expired or absent counter stays absent rather than going negative. */
+const GIVE_BACK_SCRIPT = "if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end; return 0";
 
 export interface StoreOptions {
   /** `redis://` URL of a shared Redis; unset keeps everything in this process's memory. */
@@ -167,6 +183,8 @@ export class Store {
       this.#memory.set(`counters:${name}`, memory);
       return {
         increment: async (key, ttlMs) => memory.increment(key, ttlMs),
+        take: async (key, limit, ttlMs) => memory.take(key, limit, ttlMs),
+        giveBack: async (key) => memory.giveBack(key),
         get: async (key) => Number(memory.get(key) ?? 0),
         delete: async (key) => {
           memory.delete(key);
@@ -175,11 +193,13 @@ export class Store {
     }
     const redisKey = (key: string): string => `${name}::${key}`;
     const connected = (): Promise<RedisClientType> => this.#connected(redis);
+    const ttl = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
     return {
-      increment: (key, ttlMs) =>
-        this.#run("write", async () =>
-          Number(await (await connected()).eval(INCREMENT_SCRIPT, { keys: [redisKey(key)], arguments: [String(Math.max(1, Math.ceil(ttlMs)))] })),
-        ),
+      increment: async (key, ttlMs) => Number(await this.#script(redis, INCREMENT_SCRIPT, [redisKey(key)], [ttl(ttlMs)])),
+      take: async (key, limit, ttlMs) => Number(await this.#script(redis, TAKE_SCRIPT, [redisKey(key)], [String(limit), ttl(ttlMs)])) || undefined,
+      giveBack: async (key) => {
+        await this.#script(redis, GIVE_BACK_SCRIPT, [redisKey(key)], []);
+      },
       get: (key) => this.#run("read", async () => Number((await (await connected()).get(redisKey(key))) ?? 0)),
       delete: async (key) => {
         await this.#run("delete", async () => (await connected()).del(redisKey(key)));
@@ -277,6 +297,14 @@ export class Store {
     // connection of its own, which outlives a closed store and retries for ever.
     if (!redis.isReady) throw new Error(this.#closed ? "store closed" : "Redis is not connected");
     return redis;
+  }
+
+  /**
+   * One atomic step on Redis: a Lua script, run whole before any other command. Each touches
+   * one key (or keys sharing a hash tag), so it runs on a cluster as on one server.
+   */
+  #script(redis: RedisClientType, source: string, keys: string[], args: string[]): Promise<unknown> {
+    return this.#run("write", async () => (await this.#connected(redis)).eval(source, { keys, arguments: args }));
   }
 
   #memoryKeyv(name: string): Keyv {

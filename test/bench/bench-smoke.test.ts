@@ -14,6 +14,8 @@ const ROWS = [
   "baseline: Apollo Server hello world",
   "baseline: bare proxy, signin's upstream calls",
   "gateway: warm me",
+  "gateway /subgraph: warm me",
+  "Hive Gateway → /subgraph: warm me",
   "gateway: signin",
   "gateway: Spine createSession + selectRole",
   "gateway: 100 concurrent cold me, one session",

@@ -5,8 +5,20 @@
  * reach the backends: an empty call log means something here.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { MAX_ALIASES, MAX_TOKENS, ONE_SENSITIVE_MUTATION, TOO_COMPLEX } from "../../src/http/limits.js";
-import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support/harness.js";
+import { ROUTER_SECRET_HEADER } from "../../src/http/server.js";
+import { MAX_ALIASES, MAX_FIELDS, MAX_TOKENS, ONE_SENSITIVE_MUTATION, TOO_COMPLEX } from "../../src/http/limits.js";
+import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeAndSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
+import { GatewayProcess } from "../support/gateway-process.js";
+import { codes, idpUser, spineUser, Stack, TEST_ENCRYPTION_KEY, type GraphQLResult } from "../support/harness.js";
 
 const SIGNIN_VARIABLES = { i: { email: idpUser.email, password: idpUser.password } };
 const SIGNIN = "signin(input: $i) { token }";
@@ -316,5 +328,134 @@ describe("GraphQL attacks on a production gateway", () => {
       expect(Object.keys(result.data as object)).toHaveLength(MAX_ALIASES);
       expect(stack.idp.calls("userinfo")).toHaveLength(1);
     });
+  });
+});
+
+/**
+ * `{ me { ...F<levels> } }` where each fragment spreads the one before twice: 2^levels fields
+ * once expanded, in about 33 bytes a level. Parsing and graphql-js's validation take it in well
+ * under a millisecond; graphql-jit compiling it took 3.5 s at 24 levels (issue 13).
+ */
+function fanOut(levels: number): string {
+  const fragments = Array.from({ length: levels }, (_, i) => `fragment F${i + 1} on User{...F${i} ...F${i}}`);
+  return `{me{...F${levels}}} fragment F0 on User{id} ${fragments.join(" ")}`;
+}
+
+/**
+ * The fan-out sent to a gateway in a process of its own, so that a gateway stalled by it could
+ * not stall the test too: every request has a deadline, and the test ends whatever the gateway does.
+ */
+describe("Fragment fan-out against a gateway process", () => {
+  const routerSecret = "fan-out-test-router-secret-0123456789abcdef";
+  let spine: SpineSimulator;
+  let idp: IdpSimulator;
+  let gateway: GatewayProcess;
+  beforeAll(async () => {
+    [spine, idp] = await Promise.all([startSpineSimulator(), startIdpSimulator()]);
+    gateway = await GatewayProcess.start("fan-out", {
+      NODE_ENV: "production",
+      SPINE_URL: spine.url,
+      SPINE_ASID: SPINE_DEMO.asid,
+      IDP_URL: idp.url,
+      IDP_CLIENT_ID: IDP_DEMO.clientId,
+      IDP_API_TOKEN: IDP_DEMO.apiToken,
+      SESSION_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      FEDERATION_ROUTER_SECRET: routerSecret,
+      LOG_LEVEL: "warn",
+    });
+  }, 30_000);
+  afterAll(async () => {
+    // SIGKILL: a gateway stuck compiling would not answer SIGTERM.
+    await gateway?.kill();
+    await Promise.all([spine?.close(), idp?.close()]);
+  });
+  beforeEach(() => {
+    spine.resetCalls();
+    idp.resetCalls();
+  });
+
+  /** POSTs `query` to `path` and says how long the answer took, the request bounded by a deadline. */
+  async function timedPost(path: "/graphql" | "/subgraph", query: string): Promise<{ status: number; body: { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> }; ms: number }> {
+    const started = performance.now();
+    const response = await fetch(`${gateway.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(path === "/subgraph" ? { [ROUTER_SECRET_HEADER]: routerSecret } : {}) },
+      body: JSON.stringify({ query }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    const body = (await response.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+    return { status: response.status, body, ms: performance.now() - started };
+  }
+
+  it("fits 2^24 fields (over 10 million) in a document of under 1 KB", () => {
+    expect(2 ** 24).toBeGreaterThan(10_000_000);
+    expect(Buffer.byteLength(fanOut(24))).toBeLessThan(1024);
+  });
+
+  it.each([
+    ["/graphql", 10],
+    ["/graphql", 24],
+    ["/graphql", 40],
+    ["/graphql", 60],
+    ["/subgraph", 24],
+    ["/subgraph", 60],
+  ] as const)("refuses on %s a fan-out of %i levels as too complex within 500 ms, calling no backend", async (path, levels) => {
+    const { status, body, ms } = await timedPost(path, fanOut(levels));
+
+    expect(status).toBe(400);
+    expect(body.errors?.map((error) => [error.message, error.extensions?.code])).toEqual([[TOO_COMPLEX, "GRAPHQL_VALIDATION_FAILED"]]);
+    // Generous, so a busy machine does not fail it; a compile of 2^24 fields takes seconds.
+    expect(ms).toBeLessThan(500);
+    expect(spine.calls()).toEqual([]);
+    expect(idp.calls()).toEqual([]);
+  });
+
+  it(`runs the same fan-out while it stays within ${MAX_FIELDS} fields (9 levels, 513)`, async () => {
+    const { status, body } = await timedPost("/graphql", fanOut(9));
+
+    // It ran: without a session `me` is null.
+    expect(status).toBe(200);
+    expect(body).toEqual({ data: { me: null } });
+  });
+
+  it("answers /healthz at once while fan-outs of 60 levels arrive on both endpoints", async () => {
+    const health = async (): Promise<{ status: number; ms: number }> => {
+      const started = performance.now();
+      const response = await fetch(`${gateway.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      await response.arrayBuffer();
+      return { status: response.status, ms: performance.now() - started };
+    };
+
+    const [graphql, subgraph, ...checks] = await Promise.all([
+      timedPost("/graphql", fanOut(60)),
+      timedPost("/subgraph", fanOut(60)),
+      health(),
+      health(),
+      health(),
+    ]);
+
+    expect([graphql.status, subgraph.status]).toEqual([400, 400]);
+    expect(checks.map((check) => check.status)).toEqual([200, 200, 200]);
+    for (const check of checks) expect(check.ms).toBeLessThan(500);
+  });
+
+  it("still runs every operation in test/operations, the largest included", async () => {
+    const idpSignin = await gateway.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
+    const token = idpSignin.data!.signin.token!;
+    const spineSession = await gateway.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+    const role = spineSession.data!.createSession.session.user.permissions[0]!;
+    const selected = await gateway.execute(SelectRoleDocument, { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier }, { token: spineSession.data!.createSession.token! });
+    const results = [
+      idpSignin,
+      spineSession,
+      selected,
+      await gateway.execute(MeDocument, {}, { token }),
+      await gateway.execute(CurrentSessionDocument, {}, { token }),
+      await gateway.execute(MeAndSessionDocument, {}, { token }),
+      await gateway.execute(SignoutDocument, {}, { token }),
+      await gateway.execute(SignoutDocument, {}, { token: selected.data!.selectRole.token! }),
+    ];
+
+    expect(results.map((result) => ({ status: result.status, errors: result.errors }))).toEqual(results.map(() => ({ status: 200, errors: undefined })));
   });
 });

@@ -13,6 +13,7 @@ import {
   MAX_ALIASES,
   MAX_DEPTH,
   MAX_DIRECTIVES,
+  MAX_FIELDS,
   MAX_TOKENS,
   ONE_SENSITIVE_MUTATION,
   SENSITIVE_MUTATIONS,
@@ -26,6 +27,16 @@ const SIGNIN = 'signin(input: { email: "a@example.org", password: "p" }) { token
 /** `n` copies of `make(i)`, separated by spaces. */
 function times(n: number, make: (i: number) => string): string {
   return Array.from({ length: n }, (_, i) => make(i)).join(" ");
+}
+
+/**
+ * `{ me { … } }` expanding to exactly `fields` fields (`me` included, at least 101) through
+ * spreads of two small fragments: H is ten spreads of T, T ten fields.
+ */
+function expandingTo(fields: number): string {
+  const inner = fields - 1;
+  const spreads = `${"...H ".repeat(Math.floor(inner / 100))}${"...T ".repeat(Math.floor((inner % 100) / 10))}${"id ".repeat(inner % 10)}`;
+  return `{ me { ${spreads}} } fragment H on User { ${"...T ".repeat(10)}} fragment T on User { ${"id ".repeat(10)}}`;
 }
 
 /** Fields nested `depth` deep: `f1 { f2 { … } }`; the limit rules measure names the schema lacks too. */
@@ -94,11 +105,14 @@ describe("document-shape limits (src/http/limits.ts)", () => {
     });
   });
 
-  describe("complexity: depth, aliases, directives", () => {
+  describe("complexity: depth, expanded fields, aliases, directives", () => {
     it.each([
       ["the deepest path of the schema", "admitted", `mutation { ${SIGNIN.replace("{ token }", "{ session { user { permissions { businessFunction } } } }")} }`],
       ["fields nested to the limit", "admitted", `{ ${nested(MAX_DEPTH)} }`],
       ["fields nested one deeper than the limit", "refused", `{ ${nested(MAX_DEPTH + 1)} }`],
+      [`${MAX_FIELDS} fields once fragments are expanded`, "admitted", expandingTo(MAX_FIELDS)],
+      [`${MAX_FIELDS + 1} fields once fragments are expanded`, "refused", expandingTo(MAX_FIELDS + 1)],
+      [`${MAX_TOKENS - 2} fields written out, as many as the token limit allows`, "admitted", `{ ${"__typename ".repeat(MAX_TOKENS - 2)}}`],
       [`${MAX_ALIASES} aliases`, "admitted", `{ ${times(MAX_ALIASES, (i) => `a${i}: me { id }`)} }`],
       [`${MAX_ALIASES + 1} aliases`, "refused", `{ ${times(MAX_ALIASES + 1, (i) => `a${i}: me { id }`)} }`],
       [

@@ -181,6 +181,42 @@ function storeContract(open: () => Store): void {
       expect(await store.counters(`${ns}-counters-shared`).increment("same", 10_000)).toBe(2);
     });
 
+    it("gives places up to the limit and refuses the rest, however many take at once", async () => {
+      const counters = store.counters(`${ns}-counters`);
+
+      const places = await Promise.all(Array.from({ length: 50 }, () => counters.take("limited", 20, 10_000)));
+
+      expect(places.filter((place) => place !== undefined).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(places.filter((place) => place === undefined)).toHaveLength(30);
+      expect(await counters.get("limited")).toBe(20);
+    });
+
+    it("lets a place given back be taken again, and never counts below zero", async () => {
+      const counters = store.counters(`${ns}-counters`);
+      await counters.take("returned", 2, 10_000);
+      await counters.take("returned", 2, 10_000);
+      expect(await counters.take("returned", 2, 10_000)).toBeUndefined();
+
+      await counters.giveBack("returned");
+
+      expect(await counters.take("returned", 2, 10_000)).toBe(2);
+      await counters.giveBack("never-taken");
+      await counters.giveBack("never-taken");
+      expect(await counters.get("never-taken")).toBe(0);
+      expect(await counters.take("never-taken", 2, 10_000)).toBe(1);
+    });
+
+    it("keeps a counter's expiry when a place is given back", async () => {
+      const counters = store.counters(`${ns}-counters`);
+      await counters.take("expiring", 5, 60);
+      await counters.take("expiring", 5, 60);
+
+      await counters.giveBack("expiring");
+      await sleep(150);
+
+      expect(await counters.get("expiring")).toBe(0);
+    });
+
     it("keeps counters of different names apart", async () => {
       await store.counters(`${ns}-counters-a`).increment("same", 10_000);
 

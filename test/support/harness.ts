@@ -5,6 +5,7 @@
  */
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
+import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
@@ -140,4 +141,12 @@ export const idpUser = IDP_DEMO.users[0]!;
 /** The `extensions.code` of each error, in order. */
 export function codes(result: GraphQLResult<unknown>): unknown[] {
   return (result.errors ?? []).map((error) => error.extensions?.code);
+}
+
+/**
+ * A client address of this run only (IPv6 documentation prefix), so that sign-in failures
+ * counted against it by other test files, on a shared Redis, do not count here.
+ */
+export function freshAddress(): string {
+  return `2001:db8::${randomBytes(8).toString("hex").match(/.{4}/g)!.join(":")}`;
 }
