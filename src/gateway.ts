@@ -22,7 +22,7 @@ import { FastPath } from "./http/fast-path.js";
 import { KnownOperations } from "./http/known-operations.js";
 import { sharedProbe } from "./http/readiness.js";
 import { createHttpServer } from "./http/server.js";
-import { exampleApp } from "./http/static.js";
+import { webSites } from "./http/static.js";
 import { bufferedStdout, createLogger } from "./logging/logger.js";
 import { OUTPUT_CLOSE_TIMEOUT_MS } from "./logging/stream-output.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
@@ -32,6 +32,7 @@ import type { SessionRecord } from "./sessions/session.js";
 import { SessionService } from "./sessions/session.service.js";
 import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
 import { Store, type KeyValueStore } from "./store/store.js";
+import type { DemoUsers } from "./simulators/index.js";
 
 /** Settings with both backends' URLs known (the simulators, if any, already started). */
 export type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
@@ -48,6 +49,8 @@ export interface GatewayDependencies {
    * their clock ahead on a shared Redis would otherwise end other tests' sessions).
    */
   expirySweepIntervalMs?: number;
+  /** The simulators' demo credentials, for the example app's quick-fill buttons; set only when the gateway runs on them. */
+  demoUsers?: DemoUsers;
 }
 
 export interface RunningGateway {
@@ -166,8 +169,8 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     metrics,
     subgraph,
     cors: corsPolicy(config.corsOrigins),
-    // The example app, like the Sandbox, is for trying the gateway out, not for production.
-    app: config.production ? undefined : exampleApp(),
+    // The example app and the explorer, like the Sandbox, are for trying the gateway out, not for production.
+    sites: config.production ? undefined : webSites({ demoUsers: dependencies.demoUsers }),
     fastPath: new FastPath(known, schema),
     limits: config.http,
     context: ({ requestId, authorization, peer, forwardedFor, viaRouter, cookie, setCookie, log: requestLog }) => ({

@@ -4,7 +4,8 @@
  */
 import { ConfigError, loadConfig, type GatewayConfig } from "./config/config.js";
 import { SHUTDOWN_LIMIT_MS, startGateway, type RunningGateway } from "./gateway.js";
-import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
+import { APP_PATH, EXPLORER_PATH } from "./http/static.js";
+import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(demoDefaults(process.env), { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
@@ -14,7 +15,10 @@ async function main(): Promise<void> {
 
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway({ ...config, spine: { ...config.spine, url: spineUrl }, idp: { ...config.idp, url: idpUrl } });
+    gateway = await startGateway(
+      { ...config, spine: { ...config.spine, url: spineUrl }, idp: { ...config.idp, url: idpUrl } },
+      { demoUsers: demoUsers({ spine: config.spine.url === undefined, idp: config.idp.url === undefined }) },
+    );
   } catch (error) {
     await Promise.all(simulators.map((simulator) => simulator.close()));
     const code = (error as NodeJS.ErrnoException).code;
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
 
   // A reader of standard output already gone is survived (issue 14): the banner is lost, every
   // log line is dropped and counted (gateway_log_lines_dropped_total), and the gateway serves.
-  process.stdout.write(banner(gateway.url, config));
+  process.stdout.write(banner(gateway.url, config, { spine: spineUrl, idp: idpUrl }));
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -62,19 +66,21 @@ async function started<T extends SimulatorHandle>(simulators: SimulatorHandle[],
   return handle;
 }
 
-/** What a newcomer needs on screen: where to click, and what to sign in with. */
-function banner(url: string, config: GatewayConfig): string {
+/** What a newcomer needs on screen: where to click, where the backends are, and what to sign in with. */
+function banner(url: string, config: GatewayConfig, backends: { spine: string; idp: string }): string {
   const { production, sessionCookie: cookieMode } = config;
   const [spineSimulated, idpSimulated] = [config.spine.url === undefined, config.idp.url === undefined];
   const lines = [
     "",
     `Health auth gateway listening on ${url}`,
-    production ? `  GraphQL endpoint:   ${url}/graphql` : `  Apollo Sandbox:     ${url}/graphql  (open it in a browser)`,
-    ...(production ? [] : [`  Example app:        ${url}/app/  (open it in a browser)`]),
+    production ? `  GraphQL endpoint:   ${url}/graphql` : `  Apollo Sandbox:     ${url}/graphql  (open it in a browser; it needs internet access)`,
+    // Health networks are often offline: the explorer is served from this process, nothing fetched from elsewhere.
+    ...(production ? [] : [`  Explorer (offline): ${url}${EXPLORER_PATH}  (GraphiQL served by the gateway)`]),
+    ...(production ? [] : [`  Example app:        ${url}${APP_PATH}  (open it in a browser)`]),
     ...(config.federationRouterSecret === undefined ? [] : [`  Federation subgraph: ${url}/subgraph  (for the router: Router-Secret header)`]),
     `  Health, readiness:  ${url}/healthz, ${url}/readyz, metrics ${url}/metrics`,
-    `  Spine:              ${spineSimulated ? "built-in simulator (demo data)" : "SPINE_URL"}`,
-    `  IdP:                ${idpSimulated ? "built-in simulator (demo data)" : "IDP_URL"}`,
+    `  Spine:              ${address(backends.spine)}${spineSimulated ? "  (built-in simulator, demo data)" : ""}`,
+    `  IdP:                ${address(backends.idp)}${idpSimulated ? "  (built-in simulator, demo data)" : ""}`,
   ];
   if (spineSimulated) {
     lines.push("", "Demo smartcard tokens (mutation createSession):");
@@ -92,6 +98,12 @@ function banner(url: string, config: GatewayConfig): string {
     "",
   );
   return lines.join("\n");
+}
+
+/** A backend's address without any user or password written into the URL, nor a query: the banner is often pasted. */
+function address(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
 }
 
 main().catch((error: unknown) => {

@@ -20,8 +20,8 @@ import { compiledExecutor } from "./compiled-executor.js";
 import type { KnownOperations } from "./known-operations.js";
 import { MAX_TOKENS, TOO_COMPLEX, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
-/** Apollo's own codes for requests that never reached a resolver; they pass as they are. */
-const REQUEST_ERROR_CODES = new Set([
+/** Apollo's own codes for requests that never reached a resolver; they pass as they are (docs/errors.md lists them, test/docs/errors.test.ts holds the two together). */
+export const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
   "GRAPHQL_PARSE_FAILED",
   "GRAPHQL_VALIDATION_FAILED",
   "BAD_REQUEST",
@@ -76,7 +76,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
       // nothing of this graph may be cached (it is all per user), so it is pure per-field cost.
       ApolloServerPluginCacheControlDisabled(),
       // includeCookies: the Sandbox's requests carry the session cookie, so it works in cookie mode too.
-      options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true }),
+      options.production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineWayOut(),
       outcomePlugin,
       // Apollo turns on inline traces for a subgraph schema (src/graph/federation): they would
       // hand any router that asks per-field timings and error details; nothing here reads them.
@@ -84,6 +84,46 @@ export function createApollo(options: ApolloOptions): ApolloServer<GatewayContex
     ],
   });
 }
+
+/**
+ * Apollo Sandbox, whose script comes from Apollo's CDN: on a network without internet (health
+ * networks often are) its page says only that Sandbox cannot be loaded. That fallback is
+ * rewritten to link to what this gateway serves itself, the explorer and the example app
+ * (relative links, so they hold behind a proxy's path prefix too), and the empty full-window
+ * box Sandbox would have filled stops covering it.
+ */
+function sandboxWithOfflineWayOut(): ApolloServerPlugin<GatewayContext> {
+  // includeCookies: the Sandbox's requests carry the session cookie, so it works in cookie mode too.
+  const sandbox = ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: true });
+  return {
+    async serverWillStart(service) {
+      const listener = await sandbox.serverWillStart!(service);
+      return {
+        async renderLandingPage() {
+          const page = await listener!.renderLandingPage!();
+          return { html: async () => withOfflineWayOut(typeof page.html === "string" ? page.html : await page.html()) };
+        },
+      };
+    },
+  };
+}
+
+/** The landing page with the offline message replaced (test/http/cookie-session.test.ts pins the markup this relies on). */
+function withOfflineWayOut(html: string): string {
+  return html
+    .replace(
+      /<p>Apollo Sandbox cannot be loaded;[^<]*<\/p>/,
+      `<p>Apollo Sandbox cannot be loaded: it comes from the internet, which this network does not seem to reach.</p>
+  <p id="offline-explorer">Use the gateway's own <a href="explorer/">GraphiQL explorer</a>, which works offline, or the <a href="app/">example app</a>.</p>`,
+    )
+    .replace("#embeddableSandbox {", "#embeddableSandbox:empty {\n    pointer-events: none;\n  }\n  #embeddableSandbox {");
+}
+
+/** Apollo's words (and only error without a code) for an automatic persisted query whose sha256Hash is not its text's. */
+const APQ_HASH_MISMATCH = "provided sha does not match query";
+
+/** Apollo's refusal of introspection in production tells how to turn it on; the gateway's says what it is. */
+const INTROSPECTION_REFUSED = "Introspection is turned off in production. The schema is published with the gateway (schema/schema.graphql).";
 
 /**
  * The one place that decides what a client sees of an error: the contract's codes with
@@ -109,6 +149,13 @@ function classify(
     // with the same words and code: the limit is not for clients to read, nor to work out from
     // the location where the parser stopped.
     return { code: "GRAPHQL_VALIDATION_FAILED", message: TOO_COMPLEX, extensions: {}, unexpected: false, hideLocations: true };
+  }
+  if (requestCode === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && error.extensions.validationErrorCode === "INTROSPECTION_DISABLED") {
+    return { code: requestCode, message: INTROSPECTION_REFUSED, extensions: {}, unexpected: false };
+  }
+  if (error instanceof GraphQLError && error.message === APQ_HASH_MISMATCH) {
+    // Apollo refuses it with 400 but no code, which would read as the gateway's own failure.
+    return { code: "BAD_REQUEST", message: "The persisted query's hash does not match its text.", extensions: {}, unexpected: false };
   }
   if (typeof requestCode === "string" && REQUEST_ERROR_CODES.has(requestCode)) {
     // An argument literal of the wrong shape or with unknown fields is bad input in the

@@ -37,6 +37,10 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
         schema,
         executor: async (requestContext) => {
           const { document, request, context, operation } = requestContext;
+          // Apollo leaves choosing the operation to a gateway: an operationName the document does
+          // not hold, or none for a document of several, reaches here without one. Answered with
+          // errors, Apollo refuses the request as OPERATION_RESOLUTION_FAILURE (400).
+          if (operation === undefined) return { errors: [new GraphQLError(request.operationName ? UNKNOWN_OPERATION : OPERATION_NAME_NEEDED)] };
           // Variables are checked by graphql-js first, so a bad value is refused in graphql-js's
           // own words, which Apollo (BAD_USER_INPUT) and maskError (no echoed value) rely on.
           if (operation.variableDefinitions !== undefined && operation.variableDefinitions.length > 0) {
@@ -59,6 +63,11 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
     async stop() {},
   };
 }
+
+/** Without the name as sent: a client's operationName is any string it chose, not the document's syntax. */
+const UNKNOWN_OPERATION = "Unknown operation name: the document has no operation of that name.";
+/** graphql-js's words for the same case. */
+const OPERATION_NAME_NEEDED = "Must provide operation name if query contains multiple operations.";
 
 /**
  * graphql-jit's errors are not graphql-js's: no `extensions` unless the cause has some, no

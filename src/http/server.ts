@@ -7,6 +7,7 @@ import type { GatewayContext } from "../graph/context.js";
 import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { FastPath } from "./fast-path.js";
+import type { WebSites } from "./static.js";
 
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -37,8 +38,8 @@ export interface HttpServerOptions {
   subgraph?: { apollo: ApolloServer<GatewayContext>; routerSecret: string };
   /** Cross-origin rules (src/http/cors.ts); true when it answered the request itself. */
   cors?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
-  /** Serves the example app under `/app/` (src/http/static.ts); without it `/app/` is not found. */
-  app?: (res: ServerResponse, path: string) => Promise<void>;
+  /** Serves the browser pages: example app, explorer, favicon (src/http/static.ts); without it they are not found. */
+  sites?: WebSites;
   /** Answers known queries without Apollo's pipeline (see FastPath); every request goes to Apollo when unset. */
   fastPath?: FastPath;
   /** Timeouts and the connection cap (the HTTP_* settings); Node's defaults when unset. */
@@ -135,13 +136,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
         const { contentType, body } = await metrics.exposition();
         res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
         res.end(body);
-      } else if (options.app !== undefined && (path === "/app" || path.startsWith("/app/"))) {
-        await options.app(res, path);
       } else if (path === "/readyz") {
         const checks = await options.readiness();
         const down = Object.keys(checks).filter((name) => checks[name] === "down");
         json(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: "ready", checks } : { status: "unavailable", down, checks });
-      } else {
+      } else if (!(await options.sites?.(res, path))) {
         json(res, 404, { error: "not found" });
       }
     };

@@ -155,6 +155,33 @@ describe("npm start with nothing set (node dist/src/main.js)", () => {
     expect((await fetch(`${url}/app/app.js`)).status).toBe(200);
   });
 
+  it("prints the explorer's address, says Sandbox needs internet, and the explorer is there", async () => {
+    const explorerUrl = (await app.stdoutMatch(/Explorer \(offline\):\s+(\S+)/))[1]!;
+
+    expect(explorerUrl).toBe(`${url}/explorer/`);
+    expect(app.stdout).toMatch(/Apollo Sandbox:.*needs internet access/);
+    const page = await fetch(explorerUrl);
+    expect(page.status).toBe(200);
+    expect((await fetch(`${url}/explorer/explorer.js`)).status).toBe(200);
+  });
+
+  it("prints the simulators' addresses, and they answer there", async () => {
+    const spine = (await app.stdoutMatch(/Spine:\s+(http:\/\/127\.0\.0\.1:\d+\/)\s+\(built-in simulator/))[1]!;
+    const idp = (await app.stdoutMatch(/IdP:\s+(http:\/\/127\.0\.0\.1:\d+\/)\s+\(built-in simulator/))[1]!;
+
+    expect(spine).not.toBe(idp);
+    for (const backend of [spine, idp]) expect((await fetch(backend)).status).toBeLessThan(500);
+  });
+
+  it("serves the printed demo credentials to the example app's quick-fill buttons", async () => {
+    const response = await fetch(`${url}/app/demo-users.json`);
+    const demo = (await response.json()) as { spine: Array<{ smartcardToken: string }>; idp: Array<{ email: string; password: string }> };
+
+    expect(response.status).toBe(200);
+    expect(demo.spine.map((user) => user.smartcardToken)).toEqual([...app.stdout.matchAll(/^\s+token: (\S+)$/gm)].map((match) => match[1]));
+    expect(demo.idp.map((user) => `${user.email} ${user.password}`)).toEqual([...app.stdout.matchAll(/^\s+email: (\S+)\s+password: (\S+)$/gm)].map((match) => `${match[1]} ${match[2]}`));
+  });
+
   it("says that it runs in cookie mode", () => {
     expect(app.stdout).toContain("Cookie mode (SESSION_COOKIE=on)");
   });
@@ -203,6 +230,19 @@ describe("npm start with SESSION_COOKIE=off", () => {
     expect(body.data!.createSession.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(app.stdout).toContain("Authorization: Bearer <token>");
+    await app.kill();
+  });
+});
+
+describe("npm start in front of a real backend", () => {
+  it("prints the backend's address without the user and password written into its URL", async () => {
+    const port = await freePort();
+    const app = start({ PORT: "0", SPINE_URL: `http://gateway:s3cret-in-url@127.0.0.1:${port}/ers/?key=s3cret-in-query`, SPINE_ASID: "200000000220" });
+    await app.stdoutMatch(/Ctrl\+C stops everything/);
+
+    expect(app.stdout).toMatch(new RegExp(`^  Spine: +http://127\\.0\\.0\\.1:${port}/ers/$`, "m"));
+    expect(app.stdout).toMatch(/^  IdP: +http:\/\/127\.0\.0\.1:\d+\/  \(built-in simulator, demo data\)$/m);
+    expect(app.stdout).not.toContain("s3cret");
     await app.kill();
   });
 });

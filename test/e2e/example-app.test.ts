@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from "playwright-core";
 import { describeWithChromium } from "../support/browser.js";
+import { SPINE_DEMO } from "../../src/simulators/index.js";
 import { idpUser, spineUser, Stack } from "../support/harness.js";
 
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ?? "/tmp/screens";
@@ -61,7 +62,7 @@ describeWithChromium("the example app in Chromium (cookie mode)", (executablePat
     // The listed origin's server exists before the gateway, whose settings name it.
     listed = await otherOrigin(() => gatewayOrigin);
     unlisted = await otherOrigin(() => gatewayOrigin);
-    stack = await Stack.start({ env: { SESSION_COOKIE: "on", CORS_ORIGINS: `http://127.0.0.1:${listed.port}` } });
+    stack = await Stack.start({ env: { SESSION_COOKIE: "on", CORS_ORIGINS: `http://127.0.0.1:${listed.port}` }, demoUsers: true });
     gatewayOrigin = stack.url;
     browser = await chromium.launch({ executablePath, headless: true });
   }, 60_000);
@@ -181,6 +182,62 @@ describeWithChromium("the example app in Chromium (cookie mode)", (executablePat
       expect(await sessionCookie(context)).toBeUndefined();
       expect((await stack.post({ query: "{ session { id } }" }, { token: cookie.value })).data.session).toBeNull();
       await shot(page, "idp-3-signed-out");
+    } finally {
+      await context.close();
+    }
+  });
+
+  /**
+   * What sticks out: the page wider than the window, or any element of a shown card (section)
+   * whose right edge passes the card's. A string, evaluated in the page (no DOM types here).
+   */
+  const OVERFLOWS = `(() => {
+    const problems = [];
+    const page = document.documentElement.scrollWidth;
+    if (page > innerWidth) problems.push("page " + page + " px wide in a " + innerWidth + " px window");
+    for (const card of document.querySelectorAll("section:not([hidden])")) {
+      const edge = card.getBoundingClientRect().right;
+      for (const element of card.querySelectorAll("*")) {
+        const box = element.getBoundingClientRect();
+        if (box.width > 0 && box.right > edge + 0.5) problems.push(element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") + " ends at " + Math.round(box.right) + ", its card at " + Math.round(edge));
+      }
+    }
+    return problems;
+  })()`;
+
+  it.each([
+    ["phone", 390, 844],
+    ["desktop", 1280, 800],
+  ])("on a %s (%i px) nothing sticks out, demo users fill the form in, and no request is a 404", async (name, width, height) => {
+    const context = await browser.newContext({ viewport: { width, height } });
+    const page = await context.newPage();
+    const missing: string[] = [];
+    page.on("response", (response) => {
+      if (response.status() === 404) missing.push(response.url());
+    });
+    try {
+      await page.goto(`${gatewayOrigin}/app/`);
+      await page.locator("#signin").waitFor({ state: "visible" });
+      await page.locator("#idp-demo button").first().waitFor({ state: "visible" });
+      expect(await page.locator("#spine-demo button").allTextContents()).toEqual(SPINE_DEMO.users.map((user) => user.label));
+      expect(await page.evaluate<string[]>(OVERFLOWS)).toEqual([]);
+      // One column on the phone: the IdP form below the Spine form, not beside it.
+      const [spineForm, idpForm] = [await page.locator("#spine-form").boundingBox(), await page.locator("#idp-form").boundingBox()];
+      expect(idpForm!.y > spineForm!.y + spineForm!.height).toBe(width < 640);
+      await shot(page, `layout-${name}-1-signin`);
+
+      await page.locator("#idp-demo button", { hasText: idpUser.label }).click();
+      expect(await page.inputValue("#idp-email")).toBe(idpUser.email);
+      await page.click("#idp-form button[type=submit]");
+      await page.locator("#panel").waitFor({ state: "visible" });
+      expect(await page.evaluate<string[]>(OVERFLOWS)).toEqual([]);
+      await shot(page, `layout-${name}-2-panel`);
+
+      await page.click("#signout");
+      await page.locator("#signin").waitFor({ state: "visible" });
+      await page.locator("#spine-demo button").first().click();
+      expect(await page.inputValue("#spine-token")).toBe(SPINE_DEMO.users[0]!.smartcardToken);
+      expect(missing).toEqual([]);
     } finally {
       await context.close();
     }

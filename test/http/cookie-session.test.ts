@@ -245,6 +245,32 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
 
       expect(page).toMatch(/"includeCookies":\s*true/);
     });
+
+    it("offers the gateway's own explorer and the example app when Sandbox cannot load (Apollo's offline message replaced)", async () => {
+      const page = await (await fetch(`${stack.url}/graphql`, { headers: { accept: "text/html" } })).text();
+
+      expect(page).toContain('<a href="explorer/">GraphiQL explorer</a>');
+      expect(page).toContain('<a href="app/">example app</a>');
+      expect(page).not.toContain("it appears that you might be offline");
+      // The empty box Sandbox would fill does not cover the links.
+      expect(page).toMatch(/#embeddableSandbox:empty \{\s*pointer-events: none;/);
+    });
+  });
+
+  describe("the explorer at /explorer/", () => {
+    it("serves its page, script and stylesheet under a content security policy that admits only this origin", async () => {
+      const responses = await Promise.all(["/explorer/", "/explorer/explorer.js", "/explorer/explorer.css"].map((path) => fetch(`${stack.url}${path}`)));
+
+      for (const response of responses) {
+        expect(response.status).toBe(200);
+        const policy = response.headers.get("content-security-policy")!;
+        expect(policy).toContain("default-src 'none'");
+        expect(policy).toContain("script-src 'self';");
+        expect(policy).toContain("connect-src 'self';");
+        expect(policy).not.toMatch(/unsafe-|https?:/);
+      }
+      expect(await responses[0]!.text()).toContain('<script type="module" src="explorer.js">');
+    });
   });
 
   describe("the example app at /app/", () => {

@@ -188,6 +188,28 @@ describe("HTTP server: /graphql, /healthz, /readyz", () => {
     expect(await response.text()).toMatch(/<!DOCTYPE html>[\s\S]*sandbox/i);
   });
 
+  it("refuses an operationName the document does not hold, or none for several operations, with 400 OPERATION_RESOLUTION_FAILURE", async () => {
+    const unknown = await stack.post({ query: "{ me { id } }", operationName: "Nope" });
+    const ambiguous = await stack.post({ query: "query A { me { id } } query B { session { id } }" });
+
+    for (const result of [unknown, ambiguous]) {
+      expect(result.status).toBe(400);
+      expect(result.data).toBeUndefined();
+      expect(codes(result)).toEqual(["OPERATION_RESOLUTION_FAILURE"]);
+    }
+    expect(unknown.errors![0]!.message).not.toContain("Nope");
+    expect(ambiguous.errors![0]!.message).toBe("Must provide operation name if query contains multiple operations.");
+  });
+
+  it("serves a favicon, and the demo users' quick-fill data only when the gateway runs on its simulators", async () => {
+    const favicon = await fetch(`${stack.url}/favicon.ico`);
+
+    expect(favicon.status).toBe(200);
+    expect(favicon.headers.get("content-type")).toBe("image/svg+xml");
+    // This stack's backends are given by URL, as real ones would be.
+    expect((await fetch(`${stack.url}/app/demo-users.json`)).status).toBe(404);
+  });
+
   it("answers introspection and suggests field names outside production", async () => {
     const introspection = await stack.post({ query: "{ __schema { types { name } } }" });
     const misspelt = await stack.post({ query: "{ mee { id } }" });
@@ -350,6 +372,14 @@ describe("HTTP server in production (NODE_ENV=production)", () => {
     expect(result.data).toBeUndefined();
     expect(codes(result)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
     expect(JSON.stringify(result.errors)).not.toContain("Session");
+    // In the gateway's words, not Apollo's advice to its developer ("pass introspection: true to ApolloServer").
+    expect(result.errors!.map((error) => error.message)).toEqual(["Introspection is turned off in production. The schema is published with the gateway (schema/schema.graphql)."]);
+  });
+
+  it("serves neither the explorer, the example app, the favicon nor demo data", async () => {
+    for (const path of ["/explorer/", "/explorer/explorer.js", "/app/", "/favicon.ico", "/app/demo-users.json"]) {
+      expect((await fetch(`${stack.url}${path}`)).status).toBe(404);
+    }
   });
 
   it("gives no field suggestion for a misspelt field", async () => {

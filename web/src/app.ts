@@ -141,4 +141,42 @@ element("signout").addEventListener("click", () =>
   }),
 );
 
+/** The simulators' demo users, if the gateway runs on them (it serves this file only then). */
+interface DemoUsers {
+  spine: Array<{ label: string; smartcardToken: string }>;
+  idp: Array<{ label: string; email: string; password: string }>;
+}
+
+/** One button per demo user that fills the form in: nothing to copy from the terminal. */
+function demoButtons(containerId: string, users: Array<{ label: string }>, fill: (index: number) => void): void {
+  const container = element(containerId);
+  container.append(
+    ...users.map((user, index) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "demo-fill";
+      button.textContent = user.label;
+      button.addEventListener("click", () => fill(index));
+      return button;
+    }),
+  );
+  container.hidden = users.length === 0;
+}
+
+async function offerDemoUsers(): Promise<void> {
+  const response = await fetch("demo-users.json", { credentials: "same-origin" });
+  // 404 in front of real backends: no quick-fill then.
+  if (!response.ok) return;
+  const demo = (await response.json()) as DemoUsers;
+  demoButtons("spine-demo", demo.spine, (index) => {
+    element<HTMLInputElement>("spine-token").value = demo.spine[index]!.smartcardToken;
+  });
+  demoButtons("idp-demo", demo.idp, (index) => {
+    element<HTMLInputElement>("idp-email").value = demo.idp[index]!.email;
+    element<HTMLInputElement>("idp-password").value = demo.idp[index]!.password;
+  });
+}
+
+// Quick-fill is a convenience: if it cannot be had, the forms work as they are.
+void offerDemoUsers().catch(() => undefined);
 void act("Loading", refresh);
