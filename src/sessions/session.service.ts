@@ -86,12 +86,13 @@ export class SessionService {
     const opened = await this.#write({ id: newSessionId(), createdAt: now, lastSeenAt: now, ...fields });
     const { key, record } = opened.session;
     try {
-      await this.#shared.current.compareAndSet(record.id, undefined, key, this.#markerTtlMs());
+      await this.#shared.current.compareAndSet(record.id, undefined, key, this.#registerTtlMs());
       const evicted = await this.#shared.users.add(userKeyOf(record), record.id, record.createdAt, {
         max: this.#options.maxPerUser,
         // Sessions opened longer ago than the absolute limit have ended, noticed or not.
         dropBelow: now - this.#options.absoluteTimeoutMs,
-        ttlMs: this.#markerTtlMs(),
+        // As long as any session opened now could live; ended and expired ones leave it one by one.
+        ttlMs: this.#options.absoluteTimeoutMs + EXPIRED_RECORD_GRACE_MS,
       });
       return { ...opened, evicted };
     } catch (error) {
@@ -190,7 +191,7 @@ export class SessionService {
   async holdsCurrentToken(session: ActiveSession): Promise<boolean> {
     const held = await this.#shared.current.get(session.record.id);
     // Sessions opened before registers were kept have none: the token held is their only one, so it becomes the current.
-    if (held === undefined) return this.#shared.current.compareAndSet(session.record.id, undefined, session.key, this.#markerTtlMs());
+    if (held === undefined) return this.#shared.current.compareAndSet(session.record.id, undefined, session.key, this.#registerTtlMs());
     return held === session.key;
   }
 
@@ -205,7 +206,7 @@ export class SessionService {
   ): Promise<{ token: string; session: ActiveSession<SpineSessionRecord> } | null> {
     const rotated = await this.#write({ ...session.record, ...changes, lastSeenAt: this.#options.now() });
     // The new token counts from this one step on; whoever moved the register first wins.
-    if (!(await this.#shared.current.compareAndSet(session.record.id, session.key, rotated.session.key, this.#markerTtlMs()))) {
+    if (!(await this.#shared.current.compareAndSet(session.record.id, session.key, rotated.session.key, this.#registerTtlMs()))) {
       await this.#forget(rotated.session.key);
       return null;
     }
@@ -225,12 +226,14 @@ export class SessionService {
    * session as the request found it, for sessions opened before registers were kept.
    */
   async end(id: string, presented?: ActiveSession): Promise<SessionRecord | null> {
-    const held = await this.#shared.current.swap(id, ENDED, this.#markerTtlMs());
+    const held = await this.#shared.current.swap(id, ENDED, this.#registerTtlMs());
     const key = held === undefined ? presented?.key : held === ENDED ? undefined : held;
     if (key === undefined) return null;
     const record = key === presented?.key ? presented.record : await this.#store.get(key);
+    // Gone, or past its limits (an evicted session nobody used lately): its expiry is recorded as
+    // such, by the sweep or its token's next use, not as ended here.
+    if (record === undefined || this.#options.now() >= this.#expiresAt(record, record.lastSeenAt)) return null;
     await this.#forget(key);
-    if (record === undefined) return null;
     await this.#shared.users.remove(userKeyOf(record), id);
     return record;
   }
@@ -242,18 +245,24 @@ export class SessionService {
   }
 
   /**
-   * How long a session's register and its user's index live: as long as any session opened now
-   * could (the ENDED marker must outlast every token of its session, to refuse it).
+   * How long a session's register lives from its last write: at least as long as any record of
+   * the session may (a record lives at most its idle timeout and the grace from its last write,
+   * and each write of a record writes the register too), so an ENDED marker outlasts every token
+   * it refuses, and a register nobody uses leaves with its session.
    */
-  #markerTtlMs(): number {
-    return this.#options.absoluteTimeoutMs + EXPIRED_RECORD_GRACE_MS;
+  #registerTtlMs(): number {
+    return this.#options.idleTimeoutMs + EXPIRED_RECORD_GRACE_MS;
   }
 
-  /** Whether `key` may still be used: its session's current token, or one of a session without a register (older release). */
+  /**
+   * Whether `key` may still be used, keeping its register alive as long as its record: its
+   * session's current token, or one of a session without a register (older release).
+   */
   async #mayLive(key: string, record: SessionRecord): Promise<boolean> {
-    const held = await this.#shared.current.get(record.id);
-    return held === undefined || held === key;
+    if (await this.#shared.current.compareAndSet(record.id, key, key, this.#registerTtlMs())) return true;
+    return (await this.#shared.current.get(record.id)) === undefined;
   }
+
 
   async #write<R extends SessionRecord>(record: R): Promise<{ token: string; session: ActiveSession<R> }> {
     const token = newSessionToken();
