@@ -163,6 +163,9 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
       IDP_API_TOKEN: IDP_DEMO.apiToken,
       NODE_ENV: "production",
       HOST: "127.0.0.1",
+      // Every row signs one demo user in from all its connections at once; the per-user cap would
+      // end their sessions under them (a selectRole then fails), which is not what the rows measure.
+      SESSION_MAX_PER_USER: "1000",
       ...extra,
     });
     const gateway = await startGateway(children, gatewayEnv({}), logFd);

@@ -328,22 +328,31 @@ export class Store {
     if (this.#redis === undefined) {
       const memory = this.#memoryOf(`capped:${name}`);
       const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map();
-      const lowestFirst = (index: Map<string, number>): string[] =>
-        [...index].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0)).map(([member]) => member);
+      /** Lowest score first, ties by member, as Redis orders a sorted set. */
+      const before = ([a, x]: [string, number], [b, y]: [string, number]): number => x - y || (a < b ? -1 : a > b ? 1 : 0);
+      /** The lowest-scored member but `spared`. */
+      const lowest = (index: Map<string, number>, spared: string): string => {
+        let lowest: [string, number] | undefined;
+        for (const entry of index) if (entry[0] !== spared && (lowest === undefined || before(entry, lowest) < 0)) lowest = entry;
+        return lowest![0];
+      };
       return {
         add: async (key, member, score, cap) => {
           const index = scores(key);
           for (const [old, at] of index) if (at < cap.dropBelow) index.delete(old);
           index.set(member, score);
-          const evicted = lowestFirst(index)
-            .filter((old) => old !== member)
-            .slice(0, Math.max(0, index.size - cap.max));
-          for (const old of evicted) index.delete(old);
+          // The oldest one at a time, not a sort per add: an index at its cap loses one per add.
+          const evicted: string[] = [];
+          while (index.size > cap.max) {
+            const oldest = lowest(index, member);
+            index.delete(oldest);
+            evicted.push(oldest);
+          }
           memory.set(key, index, Math.max(1, Math.ceil(cap.ttlMs)));
           return evicted;
         },
         remove: async (key, member) => void scores(key).delete(member),
-        members: async (key) => lowestFirst(scores(key)),
+        members: async (key) => [...scores(key)].sort(before).map(([member]) => member),
       };
     }
     const redisKey = (key: string): string => `${name}::${key}`;
