@@ -123,4 +123,21 @@ describe("SessionService changes of one session", () => {
     release();
     await holding;
   });
+
+  it("leaves no entry of a session in its user's index, nor its current-token register, once it ended or expired", async () => {
+    let now = Date.now();
+    const clocked = new SessionService(store.namespace<SessionRecord>("session"), store.expiryIndex("session"), sessionCoordination(store), { ...OPTIONS, now: () => now });
+    const users = store.cappedIndex("user-sessions");
+    const signedOut = await clocked.open(spineSession());
+    const forgotten = await clocked.open(spineSession());
+    const userOf = (session: ActiveSession): string => `spine:${session.record.user.identifier}`;
+    expect(await users.members(userOf(forgotten.session))).toEqual([forgotten.session.record.id]);
+
+    await clocked.end(signedOut.session.record.id, signedOut.session);
+    now += OPTIONS.idleTimeoutMs;
+    await clocked.expireDue(() => undefined);
+
+    expect([await users.members(userOf(signedOut.session)), await users.members(userOf(forgotten.session))]).toEqual([[], []]);
+    expect(await store.registers("session-current").get(forgotten.session.record.id)).toBeUndefined();
+  });
 });
