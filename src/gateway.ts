@@ -27,9 +27,8 @@ import { bufferedStdout, createLogger } from "./logging/logger.js";
 import { OUTPUT_CLOSE_TIMEOUT_MS } from "./logging/stream-output.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
-import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
-import { SessionService } from "./sessions/session.service.js";
+import { SessionService, type SessionCoordination } from "./sessions/session.service.js";
 import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
 import { Store, type KeyValueStore } from "./store/store.js";
 import type { DemoUsers } from "./simulators/index.js";
@@ -132,10 +131,16 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
   );
-  const sessions = new SessionService(stores.sessions, store.expiryIndex("session"), { ...config.sessions, now });
+  const sessions = new SessionService(
+    stores.sessions,
+    store.expiryIndex("session"),
+    sessionCoordination(store),
+    // The lock outlives the Spine call made under it (A002, within SPINE_TIMEOUT_MS) and a store write around it.
+    { ...config.sessions, now, lockTtlMs: config.spine.timeoutMs + STORE_OPERATION_TIMEOUT_MS },
+  );
   const userInfo = new UserInfoCache(idp, stores.userInfo, config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
-  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
+  const auth = new AuthService(spine, idp, sessions, userInfo, throttle, audit);
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
   let counted: { at: number; sessions: Promise<number> } | undefined;
   const liveSessions = (): Promise<number> => {
@@ -289,6 +294,11 @@ export function sessionStores(
 function backendReadiness(client: SpineClient | IdpClient): () => Promise<boolean> {
   const answers = sharedProbe(() => client.answers(READINESS_TIMEOUT_MS), READINESS_PROBE_REUSE_MS);
   return () => (client.circuitOpen ? Promise.resolve(false) : answers());
+}
+
+/** Where sessions are coordinated across instances (see SessionCoordination); exported for tests and the benchmark, which build sessions as the gateway does. */
+export function sessionCoordination(store: Store): SessionCoordination {
+  return { current: store.registers("session-current"), locks: store.registers("session-lock"), users: store.cappedIndex("user-sessions") };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

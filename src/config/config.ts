@@ -39,6 +39,8 @@ export interface SessionOptions {
   encryptionKey: Buffer | undefined;
   /** Keys that still open values sealed before a rotation. */
   previousEncryptionKeys: Buffer[];
+  /** Live sessions one user may hold at once; opening one more ends their oldest. */
+  maxPerUser: number;
 }
 
 /** Limits on failed sign-ins, createSession and signin (OWASP Authentication and Credential Stuffing cheat sheets). */
@@ -246,7 +248,13 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
       timeZone,
     },
     redisUrl,
-    sessions: { idleTimeoutMs: idleSeconds * 1000, absoluteTimeoutMs: absoluteSeconds * 1000, encryptionKey, previousEncryptionKeys },
+    sessions: {
+      idleTimeoutMs: idleSeconds * 1000,
+      absoluteTimeoutMs: absoluteSeconds * 1000,
+      encryptionKey,
+      previousEncryptionKeys,
+      maxPerUser: integer(env, "SESSION_MAX_PER_USER", 10, 1, 1_000),
+    },
     login: {
       maxFailuresPerAccount: integer(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10, 1, 100),
       accountWindowMs: minutes("LOGIN_ACCOUNT_WINDOW_MINUTES", 15, 24 * 60),

@@ -14,6 +14,8 @@ export type AuditEventName =
   | "role.selected"
   | "signout"
   | "session.expired"
+  /** Ended because its user opened more sessions than SESSION_MAX_PER_USER allows (the oldest goes). */
+  | "session.evicted"
   | "refused.rate_limited"
   | "refused.forbidden";
 
@@ -27,7 +29,7 @@ export interface AuditEvent {
   time: string;
   event: AuditEventName;
   outcome: "success" | "failure";
-  /** Why it failed (the public error code), why a session ended (idle, absolute, backend), or which flow was refused. */
+  /** Why it failed (the public error code, or SESSION_CHANGED / SESSION_ENDED for a loser of a concurrent change), why a session ended (idle, absolute, backend, session limit), or which flow was refused. */
   reason: string | null;
   provider: AuthProvider | null;
   /** `spine:<identifier>` or `idp:<id>`, as the graph's `User.id`. */
