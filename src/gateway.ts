@@ -20,14 +20,15 @@ import { FastPath } from "./graphql/fast-path.js";
 import { KnownOperations } from "./graphql/known-operations.js";
 import { clearedSessionCookie, sessionCookie, sessionCookieToken } from "./http/cookies.js";
 import { corsPolicy } from "./http/cors.js";
+import { sharedProbe } from "./http/readiness.js";
 import { createHttpServer } from "./http/server.js";
 import { webSites } from "./http/static.js";
 import { bufferedStdout, createLogger } from "./logging/logger.js";
+import { OUTPUT_CLOSE_TIMEOUT_MS } from "./logging/stream-output.js";
 import { AuditTrail, NO_REQUEST, openAuditDestination, sessionFields, type AuditDestination } from "./observability/audit.js";
 import { GatewayMetrics } from "./observability/metrics.js";
-import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
-import { SessionService } from "./sessions/session.service.js";
+import { SessionService, type SessionCoordination } from "./sessions/session.service.js";
 import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
 import { Store, type KeyValueStore } from "./store/store.js";
 import type { DemoUsers } from "./simulators/index.js";
@@ -63,8 +64,20 @@ export interface RunningGateway {
 const STORE_OPERATION_TIMEOUT_MS = 2_000;
 /** Readiness answers within this, whatever the backends do. */
 const READINESS_TIMEOUT_MS = 2_000;
+/**
+ * A backend probe's answer serves every `/readyz` call for this long (issue 14): any number of
+ * calls make at most one call per backend per second, and a backend going down or coming back
+ * shows within a second and one probe.
+ */
+const READINESS_PROBE_REUSE_MS = 1_000;
 /** Requests still running at shutdown get this long. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Longest a shutdown takes from its start: the grace period, then closing the store and
+ * writing out the log and audit lines still pending (at most OUTPUT_CLOSE_TIMEOUT_MS, 2 s),
+ * and a margin. The process exits by then whatever its streams' readers do (main.ts).
+ */
+export const SHUTDOWN_LIMIT_MS = SHUTDOWN_GRACE_MS + 3_000;
 /** Sessions nobody comes back for are found expired (and audited) within about this long. */
 const EXPIRY_SWEEP_INTERVAL_MS = 15_000;
 /** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
@@ -74,13 +87,9 @@ const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
   const now = dependencies.now ?? Date.now;
   const metrics = new GatewayMetrics({ liveSessions: () => liveSessions() });
-  let logDestination = dependencies.logDestination;
-  if (logDestination === undefined) {
-    const stdout = bufferedStdout();
-    stdout.on("drop", () => metrics.logLineDropped());
-    logDestination = stdout;
-  }
-  const log = createLogger({ level: config.logLevel, destination: logDestination });
+  const stdout = dependencies.logDestination === undefined ? bufferedStdout() : undefined;
+  stdout?.on("drop", (lines: number) => metrics.logLinesDropped(lines));
+  const log = createLogger({ level: config.logLevel, destination: dependencies.logDestination ?? stdout });
   const onCall = (event: UpstreamCallEvent): void => {
     metrics.upstreamCall(event);
     log.debug({ upstream: event }, "upstream call");
@@ -106,7 +115,8 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
     onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
   });
-  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now });
+  const maxResponseBytes = config.backendMaxResponseBytes;
+  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now, maxResponseBytes });
   const idp = new IdpClient({
     baseUrl: config.idp.url,
     clientId: config.idp.clientId,
@@ -116,14 +126,21 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     onCall,
     onCircuitChange,
     now,
+    maxResponseBytes,
   });
   const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
   );
-  const sessions = new SessionService(stores.sessions, store.expiryIndex("session"), { ...config.sessions, now });
+  const sessions = new SessionService(
+    stores.sessions,
+    store.expiryIndex("session"),
+    sessionCoordination(store),
+    // The lock outlives the Spine call made under it (A002, within SPINE_TIMEOUT_MS) and a store write around it.
+    { ...config.sessions, now, lockTtlMs: config.spine.timeoutMs + STORE_OPERATION_TIMEOUT_MS },
+  );
   const userInfo = new UserInfoCache(idp, stores.userInfo, config.userInfoTtlMs, (result) => metrics.userInfoCache(result));
   const throttle = new LoginThrottle(store.counters("login"), store.namespace<number>("login-lock"), { ...config.login, now });
-  const auth = new AuthService(spine, idp, sessions, userInfo, new InFlightCalls(), throttle, audit);
+  const auth = new AuthService(spine, idp, sessions, userInfo, throttle, audit);
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
   let counted: { at: number; sessions: Promise<number> } | undefined;
   const liveSessions = (): Promise<number> => {
@@ -150,6 +167,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
       : { apollo: createApollo({ schema: await subgraphSchema(), production: config.production }), routerSecret: config.federationRouterSecret };
   await subgraph?.apollo.start();
 
+  const [spineReady, idpReady] = [backendReadiness(spine), backendReadiness(idp)];
   const server = createHttpServer({
     apollo,
     log,
@@ -159,6 +177,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     // The example app and the explorer, like the Sandbox, are for trying the gateway out, not for production.
     sites: config.production ? undefined : webSites({ demoUsers: dependencies.demoUsers }),
     fastPath: new FastPath(known, schema),
+    limits: config.http,
     context: ({ requestId, authorization, peer, forwardedFor, viaRouter, cookie, setCookie, log: requestLog }) => ({
       requestId,
       get log() {
@@ -186,8 +205,8 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
           () => true,
           () => false,
         ),
-        spine.reachable(READINESS_TIMEOUT_MS),
-        idp.reachable(READINESS_TIMEOUT_MS),
+        spineReady(),
+        idpReady(),
       ]);
       return { store: storeUp ? "up" : "down", spine: spineUp ? "up" : "down", idp: idpUp ? "up" : "down", audit: audit.healthy ? "up" : "down" };
     },
@@ -219,7 +238,9 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
         clearInterval(sweeper);
         await apollo.stop();
         await subgraph?.apollo.stop();
-        await Promise.all([store.close(), audit.close()]);
+        await store.close();
+        // Last, so the lines of everything above are in it; both bounded, whatever the readers do.
+        await Promise.all([audit.close(), stdout?.close(OUTPUT_CLOSE_TIMEOUT_MS)]);
       })()),
   };
 }
@@ -264,6 +285,20 @@ export function sessionStores(
   const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
   return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };
+}
+
+/**
+ * Whether a backend is ready for its users' calls: its circuit read live (an open one is "down"
+ * at once, at no cost to the backend), the network probe shared (see READINESS_PROBE_REUSE_MS).
+ */
+function backendReadiness(client: SpineClient | IdpClient): () => Promise<boolean> {
+  const answers = sharedProbe(() => client.answers(READINESS_TIMEOUT_MS), READINESS_PROBE_REUSE_MS);
+  return () => (client.circuitOpen ? Promise.resolve(false) : answers());
+}
+
+/** Where sessions are coordinated across instances (see SessionCoordination); exported for tests and the benchmark, which build sessions as the gateway does. */
+export function sessionCoordination(store: Store): SessionCoordination {
+  return { current: store.registers("session-current"), locks: store.registers("session-lock"), users: store.cappedIndex("user-sessions") };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

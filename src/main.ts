@@ -3,7 +3,7 @@
  * A bad setting stops start-up with one line naming it, and exit code 1.
  */
 import { ConfigError, loadConfig, type GatewayConfig } from "./config/config.js";
-import { startGateway, type RunningGateway } from "./gateway.js";
+import { SHUTDOWN_LIMIT_MS, startGateway, type RunningGateway } from "./gateway.js";
 import { APP_PATH, EXPLORER_PATH } from "./http/static.js";
 import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
 
@@ -29,13 +29,18 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  // A reader of standard output already gone is survived (issue 14): the banner is lost, every
+  // log line is dropped and counted (gateway_log_lines_dropped_total), and the gateway serves.
   process.stdout.write(banner(gateway.url, config, { spine: spineUrl, idp: idpUrl }));
 
   let stopping = false;
   const stop = (signal: string): void => {
+    // A second signal is an operator who will not wait: nothing flushes synchronously at exit, so it ends at once.
     if (stopping) process.exit(1);
     stopping = true;
     gateway.log.info({ signal }, "shutting down");
+    // The bound holds whatever the store, the simulators or the streams' readers do (issue 14).
+    setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS);
     void gateway
       .close()
       .then(() => Promise.all(simulators.map((simulator) => simulator.close())))

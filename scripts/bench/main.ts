@@ -173,6 +173,9 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
       // connections measure sign-ins rather than refusals.
       LOGIN_MAX_FAILURES_PER_ACCOUNT: "100",
       LOGIN_MAX_FAILURES_PER_ADDRESS: "1000000",
+      // Every row signs one demo user in from all its connections at once; the per-user cap would
+      // end their sessions under them (a selectRole then fails), which is not what the rows measure.
+      SESSION_MAX_PER_USER: "1000",
       ...extra,
     });
     const gateway = await startGateway(children, gatewayEnv({ FEDERATION_ROUTER_SECRET: ROUTER_SECRET }), logFd);

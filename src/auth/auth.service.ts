@@ -3,12 +3,11 @@ import type { Logger } from "pino";
 import type { IdpClient } from "../backends/idp/idp.client.js";
 import type { SpineClient } from "../backends/spine/spine.client.js";
 import { AuthProvider, globalUserId, samePermission, type Permission, type User } from "../domain/user.js";
-import { BackendError } from "../errors/backend-error.js";
+import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
 import { reasonOf, sessionFields, type AuditEventName, type AuditRequest, type AuditTrail } from "../observability/audit.js";
-import type { InFlightCalls } from "../sessions/in-flight.js";
-import { isSpineRecord, newIdpSession, type ActiveSession, type SpineSessionRecord } from "../sessions/session.js";
+import { isSpineRecord, newIdpSession, type ActiveSession, type SessionRecord, type SpineSessionRecord } from "../sessions/session.js";
 import type { SessionService } from "../sessions/session.service.js";
 import type { LoginAttempt, LoginPlace, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
@@ -69,6 +68,17 @@ interface SignedIn {
 const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
 
 /**
+ * The token was current when the request read it, but a concurrent request (another
+ * selectRole, a signout, an eviction) changed the session first: the client is told what any
+ * stale token hears, and the audit trail says why.
+ */
+class SessionChanged extends GatewayError {
+  constructor() {
+    super(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
+  }
+}
+
+/**
  * The business rules of both sign-in flows: which backend call happens when, what a
  * refusal means, how sessions start, change role and end. Tested without GraphQL.
  */
@@ -78,7 +88,6 @@ export class AuthService {
     private readonly idp: IdpClient,
     private readonly sessions: SessionService,
     private readonly userInfo: UserInfoCache,
-    private readonly inFlight: InFlightCalls,
     private readonly throttle: LoginThrottle,
     private readonly audit: AuditTrail,
   ) {}
@@ -95,7 +104,7 @@ export class AuthService {
       () => this.spine.createSession(smartcardToken),
       "The smartcard token was not accepted by Spine.",
     );
-    const { token, session } = await this.sessions
+    const { token, session, evicted } = await this.sessions
       .open({
         credential: { provider: AuthProvider.SPINE, sessionKey: spineSession.sessionKey, smartcardToken },
         user: spineSession.user,
@@ -106,6 +115,7 @@ export class AuthService {
         await this.spine.endSession(spineSession.sessionKey).catch(() => undefined);
         throw error;
       });
+    await this.#evict(scope, evicted);
     return { token, session, user: spineSession.user };
   }
 
@@ -132,32 +142,47 @@ export class AuthService {
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.FORBIDDEN)) {
         const known = current === undefined ? {} : sessionFields(current.record);
-        this.audit.record(scope, "role.selected", "failure", { ...known, ...requested, reason: reasonOf(error) });
+        const reason = error instanceof SessionChanged ? "SESSION_CHANGED" : reasonOf(error);
+        this.audit.record(scope, "role.selected", "failure", { ...known, ...requested, reason });
       }
       throw error;
     }
   }
 
+  /**
+   * A002 and the rotation, under the session's lock: a second selectRole, a signout or an
+   * eviction of the same session waits until Spine has answered and the new token is stored (or
+   * the old one ended), on whichever instance it runs. Only then may Spine see an A003 (spine.md:
+   * no A003 while a call with the session key is in flight), and a request whose token was
+   * rotated or ended meanwhile loses before Spine is asked.
+   */
   async #selectRole(
     scope: RequestScope,
     current: ActiveSession<SpineSessionRecord>,
     choice: Pick<Permission, "businessFunction" | "orgIdentifier">,
   ): Promise<{ token: string; session: ActiveSession<SpineSessionRecord> }> {
-    const { credential } = current.record;
-    let selected;
-    try {
-      selected = await this.inFlight.track(current.record.id, () => this.spine.selectRole(credential.sessionKey, credential.smartcardToken, choice));
-    } catch (error) {
-      if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
-        // Spine no longer knows the session key: the gateway session is dead too.
-        await this.#end(scope, current);
-        throw new GatewayError(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
+    return this.sessions.withLock(current.record.id, async (locked) => {
+      // Refused rather than run unlocked: the session's other changes are still going on.
+      if (!locked) throw new StoreError("lock", new Error("the session stayed locked longer than its lock lives"));
+      if (!(await this.sessions.holdsCurrentToken(current))) throw new SessionChanged();
+      const { credential } = current.record;
+      let selected;
+      try {
+        selected = await this.spine.selectRole(credential.sessionKey, credential.smartcardToken, choice);
+      } catch (error) {
+        if (error instanceof BackendError && error.failure === "NOT_AUTHENTICATED") {
+          // Spine no longer knows the session key: the gateway session is dead too.
+          await this.#end(scope, current);
+          throw new GatewayError(ErrorCode.UNAUTHENTICATED, NOT_SIGNED_IN);
+        }
+        throw error;
       }
-      throw error;
-    }
-    const rotated = await this.sessions.rotate(current, { user: selected.user, permission: selected.permission });
-    scope.forgetSession();
-    return rotated;
+      // Null only if the session ended without its lock (a holder past the lock's TTL).
+      const rotated = await this.sessions.rotate(current, { user: selected.user, permission: selected.permission });
+      if (rotated === null) throw new SessionChanged();
+      scope.forgetSession();
+      return rotated;
+    });
   }
 
   /** IdP sign-in, then user info (which also warms the cache for `me`). */
@@ -175,13 +200,17 @@ export class AuthService {
     // Read fresh, not from the cache: a repeated sign-in gets the same token back (idp.md),
     // and what the IdP says now (last login, groups) is what a sign-in should show.
     const user = await this.userInfo.get(accessToken, { fresh: true });
-    const { token, session } = await this.sessions.open(newIdpSession({ provider: AuthProvider.IDP, accessToken, email }, user));
+    const { token, session, evicted } = await this.sessions.open(newIdpSession({ provider: AuthProvider.IDP, accessToken, email }, user));
+    await this.#evict(scope, evicted);
     return { token, session, user };
   }
 
   /**
    * Ends the session at the gateway and at its backend. The gateway session ends first and
-   * whatever the backend does: a backend that is down must not keep a user signed in here.
+   * whatever the backend does: a backend that is down must not keep a user signed in here. Under
+   * the session's lock, so no A003 goes out while this session's A002 is in flight on any
+   * instance; whichever token is current by then ends, a rotated one included. False when
+   * there was no session, or a concurrent sign-out (or eviction) ended it first.
    */
   async signout(scope: RequestScope): Promise<boolean> {
     const current = await scope.session();
@@ -190,16 +219,60 @@ export class AuthService {
       scope.sessionCookie?.clear();
       return false;
     }
-    const ended = this.#end(scope, current).then(
-      () => undefined,
-      (error: unknown) => error,
+    return this.sessions.withLock(current.record.id, async (locked) => {
+      let ended: SessionRecord | null = current.record;
+      let storeFailure: unknown;
+      try {
+        ended = await this.#end(scope, current);
+      } catch (error) {
+        // Not known to be ended: the backend is asked all the same, with the token presented.
+        storeFailure = error;
+      }
+      if (ended === null) {
+        this.audit.record(scope, "signout", "failure", { ...sessionFields(current.record), reason: "SESSION_ENDED" });
+        return false;
+      }
+      await this.#endAtBackend(scope, ended, { locked, shared: "signOut" });
+      this.audit.record(scope, "signout", storeFailure === undefined ? "success" : "failure", {
+        ...sessionFields(ended),
+        reason: storeFailure === undefined ? null : reasonOf(storeFailure),
+      });
+      if (storeFailure !== undefined) throw storeFailure;
+      return true;
+    });
+  }
+
+  /**
+   * Ends the sessions a new sign-in pushed over the user's cap, each under its lock, and records
+   * each as evicted. One that ended meanwhile (signed out, expired) needs nothing more.
+   */
+  async #evict(scope: RequestScope, ids: string[]): Promise<void> {
+    await Promise.all(
+      ids.map((id) =>
+        this.sessions.withLock(id, async (locked) => {
+          const ended = await this.sessions.end(id);
+          if (ended === null) return;
+          this.audit.record(scope, "session.evicted", "success", { ...sessionFields(ended), reason: "SESSION_LIMIT" });
+          await this.#endAtBackend(scope, ended, { locked, shared: "keep" });
+        }),
+      ),
     );
-    const { credential, id } = current.record;
+  }
+
+  /**
+   * Ends an ended gateway session's part at its backend. Spine: A003, its session key is this
+   * session's alone, but only under the session's lock (without it an A002 may be in flight;
+   * Spine then ends the session at its own timeout). IdP: every session of one user shares one
+   * access token (idp.md: a repeated sign-in gets the same token back), so a sign-out ends it
+   * for all of them, as before, and an eviction must leave it alone.
+   */
+  async #endAtBackend(scope: RequestScope, record: SessionRecord, how: { locked: boolean; shared: "signOut" | "keep" }): Promise<void> {
+    const { credential } = record;
     try {
       if (credential.provider === AuthProvider.SPINE) {
-        await this.inFlight.drained(id);
-        await this.spine.endSession(credential.sessionKey);
-      } else {
+        if (how.locked) await this.spine.endSession(credential.sessionKey);
+        else scope.log.warn("A003 not sent: the session's lock stayed taken; Spine ends the session at its own timeout");
+      } else if (how.shared === "signOut") {
         try {
           await this.idp.signout(credential.accessToken, credential.email);
         } finally {
@@ -215,13 +288,6 @@ export class AuthService {
         scope.log.warn({ err: describe(error) }, "backend sign-out failed; gateway session ended anyway");
       }
     }
-    const storeFailure = await ended;
-    this.audit.record(scope, "signout", storeFailure === undefined ? "success" : "failure", {
-      ...sessionFields(current.record),
-      reason: storeFailure === undefined ? null : reasonOf(storeFailure),
-    });
-    if (storeFailure !== undefined) throw storeFailure;
-    return true;
   }
 
   /** The signed-in user, or null. */
@@ -320,10 +386,12 @@ export class AuthService {
     return current;
   }
 
-  async #end(scope: RequestScope, current: ActiveSession): Promise<void> {
-    await this.sessions.end(current);
+  /** Ends the request's session (whichever of its tokens is current); null if it had already ended. */
+  async #end(scope: RequestScope, current: ActiveSession): Promise<SessionRecord | null> {
+    const ended = await this.sessions.end(current.record.id, current);
     scope.forgetSession();
     scope.sessionCookie?.clear();
+    return ended;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import got, { RequestError, type Got } from "got";
+import got, { RequestError, type CancelableRequest, type Got, type Response } from "got";
 import type { AuthProvider } from "../domain/user.js";
 import { BackendError } from "../errors/backend-error.js";
 import type { CallPolicy, TransientFailure } from "./resilience/call-policy.js";
@@ -34,6 +34,8 @@ export interface UpstreamTuning {
   retryBudget?: RetryBudgetOptions;
   /** Source of the backoff jitter, in [0, 1); default `Math.random`. */
   random?: () => number;
+  /** Largest answer body taken from the backend, counted after decompression; default 256 KiB (`BACKEND_MAX_RESPONSE_BYTES`). */
+  maxResponseBytes?: number;
 }
 
 export interface UpstreamOptions extends UpstreamTuning {
@@ -84,6 +86,7 @@ export class Upstream {
   readonly #breaker: CircuitBreaker;
   readonly #retryBudget: RetryBudget;
   readonly #random: () => number;
+  readonly #maxResponseBytes: number;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
@@ -104,19 +107,27 @@ export class Upstream {
     });
     this.#retryBudget = new RetryBudget(options.retryBudget);
     this.#random = options.random ?? Math.random;
+    this.#maxResponseBytes = options.maxResponseBytes ?? 256 * 1024;
   }
 
   /**
-   * Whether the backend answers at all (any status below 500), for readiness. It asks the
-   * base URL, which needs no credential of a user, within `timeoutMs`. An open circuit is
-   * "no" at once: users are being refused, so the instance is not ready for this backend's
-   * calls. Once the cool-down is over the network decides again, so an instance taken out of
+   * Whether the circuit refuses calls now (open, cool-down not over): users of this backend are
+   * being refused, so for readiness the backend is down, whatever the network says. Once the
+   * cool-down is over this is false again and the network decides, so an instance taken out of
    * rotation comes back without waiting for a user's call to probe the circuit.
    */
-  async reachable(timeoutMs: number): Promise<boolean> {
-    if (this.#breaker.state === "open") return false;
+  get circuitOpen(): boolean {
+    return this.#breaker.state === "open";
+  }
+
+  /**
+   * Whether the backend answers at all (any status below 500), for readiness. It asks the base
+   * URL, which needs no credential of a user, within `timeoutMs`; the breaker is not consulted
+   * (see circuitOpen), and the probe does not count towards it.
+   */
+  async answers(timeoutMs: number): Promise<boolean> {
     try {
-      const response = await this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } });
+      const response = await this.#capped("readiness", this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } }));
       return response.statusCode < 500;
     } catch {
       return false;
@@ -160,15 +171,16 @@ export class Upstream {
     try {
       if (permit === undefined) throw new BackendError(backend, "CIRCUIT_OPEN", request.endpoint);
       const connectMs = Math.min(request.policy.connectTimeoutMs, limitMs);
-      const response = await this.#http(request.path, {
-        method: request.method,
-        headers: request.headers,
-        json: request.json,
-        form: request.form,
-        timeout: { lookup: connectMs, connect: connectMs, secureConnect: connectMs, request: limitMs },
-      }).catch((error: unknown) => {
-        throw classify(backend, request.endpoint, error);
-      });
+      const response = await this.#capped(
+        request.endpoint,
+        this.#http(request.path, {
+          method: request.method,
+          headers: request.headers,
+          json: request.json,
+          form: request.form,
+          timeout: { lookup: connectMs, connect: connectMs, secureConnect: connectMs, request: limitMs },
+        }),
+      );
       status = response.statusCode;
       if (status >= 500) {
         throw new BackendError(backend, "SERVER_ERROR", request.endpoint, { status });
@@ -182,6 +194,27 @@ export class Upstream {
     } finally {
       onCall?.({ backend, endpoint: request.endpoint, attempt, status, failure: failure?.failure, durationMs: performance.now() - started });
     }
+  }
+
+  /**
+   * The call, refused as BAD_RESPONSE once its body grows past `maxResponseBytes` (issue 14: a
+   * gzip bomb of 1.2 MB inflated to 1.2 GB in memory). got counts the body as it hands it on,
+   * after decompressing it, one chunk (16 KiB inflated, or one socket read) at a time; at the cap
+   * the transfer is cancelled, which destroys the socket and the inflater, so no more than the
+   * cap and one chunk is ever held. Any other failure is classified as usual.
+   */
+  #capped(endpoint: string, call: CancelableRequest<Response<string>>): Promise<Response<string>> {
+    const { backend } = this.#options;
+    let tooLarge = false;
+    void call.on("downloadProgress", ({ transferred }: { transferred: number }) => {
+      if (tooLarge || transferred <= this.#maxResponseBytes) return;
+      tooLarge = true;
+      call.cancel();
+    });
+    return call.catch((error: unknown) => {
+      if (tooLarge) throw new BackendError(backend, "BAD_RESPONSE", endpoint, { cause: { code: "RESPONSE_TOO_LARGE", limitBytes: this.#maxResponseBytes } });
+      throw classify(backend, endpoint, error);
+    });
   }
 }
 

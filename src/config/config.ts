@@ -39,6 +39,8 @@ export interface SessionOptions {
   encryptionKey: Buffer | undefined;
   /** Keys that still open values sealed before a rotation. */
   previousEncryptionKeys: Buffer[];
+  /** Live sessions one user may hold at once; opening one more ends their oldest. */
+  maxPerUser: number;
 }
 
 /** Limits on failed sign-ins, createSession and signin (OWASP Authentication and Credential Stuffing cheat sheets). */
@@ -56,6 +58,22 @@ export interface LoginLimitOptions {
   /** Failures from one client address within `addressWindowMs` after which it is refused. */
   maxFailuresPerAddress: number;
   addressWindowMs: number;
+}
+
+/** Limits of the gateway's own HTTP server (issue 14): what one client may hold, and for how long. */
+export interface HttpLimitOptions {
+  /** Longest a client may take to send one whole request, headers and body, in milliseconds; then 408 and the connection closes. */
+  requestTimeoutMs: number;
+  /** Longest a client may take to send a request's headers, in milliseconds (at most `requestTimeoutMs`). */
+  headersTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection is kept, in milliseconds. Longer than the load
+   * balancer's own idle timeout, so that the balancer, not the gateway, closes idle connections:
+   * otherwise a request it sends as the gateway closes is lost (a 502 for the user).
+   */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; the ones past it are closed at once. */
+  maxConnections: number;
 }
 
 export interface GatewayConfig {
@@ -91,6 +109,9 @@ export interface GatewayConfig {
   sessionCookie: boolean;
   /** Exact origins (`https://app.example.org`) whose pages may call `/graphql` cross-origin, with credentials. */
   corsOrigins: string[];
+  /** Largest answer body taken from a backend, in bytes after decompression; larger is UPSTREAM_BAD_RESPONSE. */
+  backendMaxResponseBytes: number;
+  http: HttpLimitOptions;
 }
 
 /** Demo credentials of the built-in simulators; used only when the matching URL is unset. */
@@ -203,6 +224,13 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
 
   const minutes = (name: string, fallback: number, max: number): number => integer(env, name, fallback, 1, max) * 60_000;
 
+  const requestTimeoutMs = integer(env, "HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 300_000);
+  const headersTimeoutMs = integer(env, "HTTP_HEADERS_TIMEOUT_MS", 5_000, 100, 300_000);
+  // node:http refuses a headers timeout longer than the request timeout: said here, in the settings' words.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError("HTTP_HEADERS_TIMEOUT_MS", "must not be longer than HTTP_REQUEST_TIMEOUT_MS");
+  }
+
   return {
     port: integer(env, "PORT", 4000, 0, 65_535),
     host: read("HOST") ?? "127.0.0.1",
@@ -220,7 +248,13 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
       timeZone,
     },
     redisUrl,
-    sessions: { idleTimeoutMs: idleSeconds * 1000, absoluteTimeoutMs: absoluteSeconds * 1000, encryptionKey, previousEncryptionKeys },
+    sessions: {
+      idleTimeoutMs: idleSeconds * 1000,
+      absoluteTimeoutMs: absoluteSeconds * 1000,
+      encryptionKey,
+      previousEncryptionKeys,
+      maxPerUser: integer(env, "SESSION_MAX_PER_USER", 10, 1, 1_000),
+    },
     login: {
       maxFailuresPerAccount: integer(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10, 1, 100),
       accountWindowMs: minutes("LOGIN_ACCOUNT_WINDOW_MINUTES", 15, 24 * 60),
@@ -238,6 +272,15 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     federationRouterSecret,
     sessionCookie: sessionCookie === "on",
     corsOrigins,
+    // 256 KiB: the largest real answer here (an IdP user with every profile) is a few KB.
+    backendMaxResponseBytes: integer(env, "BACKEND_MAX_RESPONSE_BYTES", 256 * 1024, 1_024, 16 * 1024 * 1024),
+    http: {
+      requestTimeoutMs,
+      headersTimeoutMs,
+      // Above the 60 s idle timeout common to load balancers (see keepAliveTimeoutMs).
+      keepAliveTimeoutMs: integer(env, "HTTP_KEEP_ALIVE_TIMEOUT_MS", 65_000, 1_000, 600_000),
+      maxConnections: integer(env, "HTTP_MAX_CONNECTIONS", 1_024, 1, 1_000_000),
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { StreamOutput } from "./stream-output.js";
 
 /**
  * Fields that hold secrets, wherever they appear in a log object. The code never logs
@@ -18,36 +19,25 @@ const SECRET_PATHS = [
 ].flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
 
 /**
- * Standard output's lines wait in memory until this much is pending, then go out in one write.
- * Written one by one, each line is a write of its own handed to libuv's thread pool: measured by
- * `npm run bench`, that was a sixth of a warm `me` request's CPU time.
+ * Standard output as the gateway writes its log to it: batched, flushed on a timer and at
+ * shutdown, lines dropped and counted (`drop`) rather than ever waiting on its reader (see
+ * StreamOutput). The 16 Mi characters it may hold keep a stuck log shipper from taking the gateway's memory.
  */
-const STDOUT_BUFFER_BYTES = 4_096;
-/** ...and at the latest after this long, so that a quiet gateway's lines are not held back. */
-const STDOUT_FLUSH_INTERVAL_MS = 100;
-/**
- * A reader of standard output that stops reading (a stuck log shipper) must not take the
- * gateway's memory with it: past this much pending, lines are dropped and counted instead.
- */
-const STDOUT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
-
-/** Standard output as the gateway writes its log to it: buffered, flushed on a timer and at exit. */
-export interface BufferedOutput extends DestinationStream {
-  /** Told of each line dropped because too much was pending (see STDOUT_MAX_PENDING_BYTES). */
-  on(event: "drop", listener: (line: string) => void): unknown;
+export function bufferedStdout(): StreamOutput {
+  return new StreamOutput(process.stdout, "log");
 }
 
-export function bufferedStdout(): BufferedOutput {
-  const destination = pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: STDOUT_BUFFER_BYTES,
-    periodicFlush: STDOUT_FLUSH_INTERVAL_MS,
-    maxLength: STDOUT_MAX_PENDING_BYTES,
-  });
-  // Whatever is still pending when the process exits is written first: pino's destinations
-  // flush themselves at exit (test/observability/stdout-log.test.ts).
-  return destination;
+/**
+ * Longest a client-supplied string is written into a log or audit line (issue 14: a 50 KB
+ * operation name made a 51.7 KB line per request). 128 is the longest request id accepted,
+ * and far above any real operation name, path or address.
+ */
+export const LOG_FIELD_MAX_CHARS = 128;
+
+/** A client-supplied string as a log or audit line may carry it: cut to LOG_FIELD_MAX_CHARS, `…` marking a cut. */
+export function logField<T extends string | null | undefined>(value: T): T {
+  if (value === null || value === undefined || value.length <= LOG_FIELD_MAX_CHARS) return value;
+  return `${value.slice(0, LOG_FIELD_MAX_CHARS)}…` as T;
 }
 
 export interface LoggerOptions {

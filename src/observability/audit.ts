@@ -3,6 +3,8 @@ import { pino } from "pino";
 import type { Logger } from "pino";
 import { globalUserId, type AuthProvider } from "../domain/user.js";
 import { toPublicError } from "../errors/gateway-error.js";
+import { logField } from "../logging/logger.js";
+import { StreamOutput } from "../logging/stream-output.js";
 import type { SessionRecord } from "../sessions/session.js";
 
 /** What happened. `refused.*` are refusals before anything was done for the caller. */
@@ -12,6 +14,8 @@ export type AuditEventName =
   | "role.selected"
   | "signout"
   | "session.expired"
+  /** Ended because its user opened more sessions than SESSION_MAX_PER_USER allows (the oldest goes). */
+  | "session.evicted"
   | "refused.rate_limited"
   | "refused.forbidden";
 
@@ -25,7 +29,7 @@ export interface AuditEvent {
   time: string;
   event: AuditEventName;
   outcome: "success" | "failure";
-  /** Why it failed (the public error code), why a session ended (idle, absolute, backend), or which flow was refused. */
+  /** Why it failed (the public error code, or SESSION_CHANGED / SESSION_ENDED for a loser of a concurrent change), why a session ended (idle, absolute, backend, session limit), or which flow was refused. */
   reason: string | null;
   provider: AuthProvider | null;
   /** `spine:<identifier>` or `idp:<id>`, as the graph's `User.id`. */
@@ -80,11 +84,13 @@ export interface AuditTrailOptions {
 
 /**
  * Opens the sink an `AUDIT_LOG` setting names: `stderr`, `stdout` or a file path (appended to).
- * Buffered and asynchronous (sonic-boom, as pino uses): a request never waits on the disk.
+ * Buffered and asynchronous: a request never waits on the disk. A standard stream is written as
+ * the log is (StreamOutput), so that its reader stalling or leaving cannot hold shutdown; a
+ * file through sonic-boom, as pino writes, which flushes it at exit.
  */
 export function openAuditDestination(setting: string): AuditDestination {
-  const dest = setting === "stderr" ? 2 : setting === "stdout" ? 1 : setting;
-  return pino.destination({ dest, sync: false, append: true, mkdir: false });
+  if (setting === "stderr" || setting === "stdout") return new StreamOutput(setting === "stderr" ? process.stderr : process.stdout, "audit");
+  return pino.destination({ dest: setting, sync: false, append: true, mkdir: false });
 }
 
 /**
@@ -120,7 +126,8 @@ export class AuditTrail {
       orgIdentifier: known.orgIdentifier ?? null,
       asid: known.provider === "SPINE" ? this.#options.spineAsid : null,
       sessionIdHash: sessionId == null ? null : hashSessionId(sessionId),
-      clientAddress: request.clientAddress,
+      // From X-Forwarded-For when proxies are trusted, so the client's to choose: cut (logField).
+      clientAddress: logField(request.clientAddress),
       requestId: request.requestId,
     };
     if (this.#failure === undefined) {

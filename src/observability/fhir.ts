@@ -16,6 +16,7 @@ const DICOM_SUBTYPE: Partial<Record<AuditEventName, { code: string; display: str
   "spine.session.created": { code: "110122", display: "Login" },
   signout: { code: "110123", display: "Logout" },
   "session.expired": { code: "110123", display: "Logout" },
+  "session.evicted": { code: "110123", display: "Logout" },
 };
 
 /** A FHIR R4 AuditEvent resource (the parts this gateway fills in). */

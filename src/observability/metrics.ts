@@ -102,9 +102,9 @@ export class GatewayMetrics {
     this.#requestSeconds.observe({ operation, outcome }, seconds);
   }
 
-  /** One application log line dropped because standard output was not being read. */
-  logLineDropped(): void {
-    this.#logLinesDropped.inc();
+  /** Application log lines dropped because standard output was not taking them. */
+  logLinesDropped(lines: number): void {
+    this.#logLinesDropped.inc(lines);
   }
 
   /** One backend call attempt, as the upstream client reports it. */

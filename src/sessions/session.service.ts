@@ -1,5 +1,8 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SessionOptions } from "../config/config.js";
-import type { ExpiryIndex, KeyValueStore } from "../store/store.js";
+import { globalUserId } from "../domain/user.js";
+import type { CappedIndex, ExpiryIndex, KeyValueStore, RegisterStore } from "../store/store.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "./session.js";
 import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
@@ -16,10 +19,34 @@ export type ExpiryListener = (record: SessionRecord, reason: ExpiryReason) => vo
 export const EXPIRED_RECORD_GRACE_MS = 5 * 60_000;
 /** Due sessions handled per sweep call; the rest wait for the next call. */
 const SWEEP_BATCH = 500;
+/**
+ * What a session's "current token" register holds once the session has ended: no store key
+ * (a hash of 43 characters) looks like it, so a request holding any token of the session loses.
+ */
+const ENDED = "ended";
+/** A wait for a session's lock asks again after this long at first, doubling up to the cap. */
+const LOCK_RETRY_FIRST_MS = 5;
+const LOCK_RETRY_MAX_MS = 50;
 
-export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs"> {
+export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs" | "maxPerUser"> {
   /** The clock; tests move it rather than sleep. */
   now: () => number;
+  /**
+   * Longest a session's lock is held, and longest anybody waits for it, in milliseconds: longer
+   * than the backend call made under it, so a holder that died frees it in time.
+   */
+  lockTtlMs: number;
+}
+
+/**
+ * What makes changes of one session safe across instances: which of its tokens is current
+ * (one register per session id: a token key, or ENDED), who holds its lock, and each user's
+ * live sessions (for the cap).
+ */
+export interface SessionCoordination {
+  current: RegisterStore;
+  locks: RegisterStore;
+  users: CappedIndex;
 }
 
 /**
@@ -29,6 +56,7 @@ export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeout
 export class SessionService {
   readonly #store: KeyValueStore<SessionRecord>;
   readonly #expiries: ExpiryIndex;
+  readonly #shared: SessionCoordination;
   readonly #options: SessionServiceOptions;
   /**
    * A lookup writes the session back (sliding its idle expiry) at most this often. Writing on
@@ -37,20 +65,41 @@ export class SessionService {
    */
   readonly #touchIntervalMs: number;
 
-  constructor(store: KeyValueStore<SessionRecord>, expiries: ExpiryIndex, options: SessionServiceOptions) {
+  constructor(store: KeyValueStore<SessionRecord>, expiries: ExpiryIndex, shared: SessionCoordination, options: SessionServiceOptions) {
     this.#store = store;
     this.#expiries = expiries;
+    this.#shared = shared;
     this.#options = options;
     this.#touchIntervalMs = Math.min(60_000, Math.floor(options.idleTimeoutMs / 10));
   }
 
-  /** Opens a session; returns the token, shown to the client once. */
-  async open(fields: NewSession): Promise<{ token: string; session: ActiveSession }> {
+  /**
+   * Opens a session; returns the token, shown to the client once, and the ids of the user's
+   * sessions that must end to keep them within the cap (already out of the user's index: the
+   * caller ends them, see {@link end}).
+   */
+  async open(fields: NewSession): Promise<{ token: string; session: ActiveSession; evicted: string[] }> {
     const now = this.#options.now();
     // The new fields first: V8 (Node 20) gives `{ ...fields, id, ... }` a hidden class of its own
     // every time, garbage that lives long enough to be promoted; measured at 100,000 sessions,
     // about 0.5 KB more resident memory per session.
-    return this.#write({ id: newSessionId(), createdAt: now, lastSeenAt: now, ...fields });
+    const opened = await this.#write({ id: newSessionId(), createdAt: now, lastSeenAt: now, ...fields });
+    const { key, record } = opened.session;
+    try {
+      await this.#shared.current.compareAndSet(record.id, undefined, key, this.#registerTtlMs());
+      const evicted = await this.#shared.users.add(userKeyOf(record), record.id, record.createdAt, {
+        max: this.#options.maxPerUser,
+        // Sessions opened longer ago than the absolute limit have ended, noticed or not.
+        dropBelow: now - this.#options.absoluteTimeoutMs,
+        // As long as any session opened now could live; ended and expired ones leave it one by one.
+        ttlMs: this.#options.absoluteTimeoutMs + EXPIRED_RECORD_GRACE_MS,
+      });
+      return { ...opened, evicted };
+    } catch (error) {
+      // Not counted against the cap, so not handed out: a session that escaped it must not live.
+      await this.#forget(key).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -73,6 +122,12 @@ export class SessionService {
     const touched = { ...record, lastSeenAt: now };
     const touchedExpiry = this.#expiresAt(touched, now);
     await this.#keep(key, touched, touchedExpiry);
+    // The write may have put back a token that a rotation or an end removed since the read above:
+    // those move the session's register before they delete, so the register read after the write tells.
+    if (!(await this.#mayLive(key, record))) {
+      await this.#store.delete(key);
+      return null;
+    }
     return { key, record: touched, expiresAt: touchedExpiry };
   }
 
@@ -104,15 +159,58 @@ export class SessionService {
   }
 
   /**
+   * Runs `work` holding the lock of session `id`, a lock held in the store so that it holds across
+   * instances: rotations, role selections and sign-outs of one session happen one at a time.
+   * Waits for the lock at most `lockTtlMs` (by then a holder that died has lost it); `work` is
+   * told whether it got the lock, and decides what may still be done without it.
+   */
+  async withLock<T>(id: string, work: (locked: boolean) => Promise<T>): Promise<T> {
+    const owner = randomUUID();
+    const deadline = performance.now() + this.#options.lockTtlMs;
+    let pause = LOCK_RETRY_FIRST_MS;
+    let locked = false;
+    while (!(locked = await this.#shared.locks.compareAndSet(id, undefined, owner, this.#options.lockTtlMs))) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(pause, left));
+      pause = Math.min(2 * pause, LOCK_RETRY_MAX_MS);
+    }
+    try {
+      return await work(locked);
+    } finally {
+      // Only its owner's value is deleted: a lock taken over after its TTL stays with the new holder.
+      // If the store cannot be reached now, the lock frees itself at its TTL.
+      if (locked) await this.#shared.locks.compareAndDelete(id, owner).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Whether `session`'s token is still the current one of its session: false once it was rotated
+   * or the session ended, even if the request read it just before. Ask under the session's lock.
+   */
+  async holdsCurrentToken(session: ActiveSession): Promise<boolean> {
+    const held = await this.#shared.current.get(session.record.id);
+    // Sessions opened before registers were kept have none: the token held is their only one, so it becomes the current.
+    if (held === undefined) return this.#shared.current.compareAndSet(session.record.id, undefined, session.key, this.#registerTtlMs());
+    return held === session.key;
+  }
+
+  /**
    * Issues a new token for the session with `changes` applied and ends the old token: the
    * old one stops working the moment the new one exists. Only Spine sessions change (a role).
+   * Null when the token was no longer current (rotated or ended meanwhile): nothing changed.
    */
   async rotate(
     session: ActiveSession<SpineSessionRecord>,
     changes: Partial<Pick<SpineSessionRecord, "user" | "permission">>,
-  ): Promise<{ token: string; session: ActiveSession<SpineSessionRecord> }> {
+  ): Promise<{ token: string; session: ActiveSession<SpineSessionRecord> } | null> {
     const rotated = await this.#write({ ...session.record, ...changes, lastSeenAt: this.#options.now() });
-    await this.end(session);
+    // The new token counts from this one step on; whoever moved the register first wins.
+    if (!(await this.#shared.current.compareAndSet(session.record.id, session.key, rotated.session.key, this.#registerTtlMs()))) {
+      await this.#forget(rotated.session.key);
+      return null;
+    }
+    await this.#forget(session.key);
     return rotated;
   }
 
@@ -121,10 +219,50 @@ export class SessionService {
     return record.createdAt + this.#options.absoluteTimeoutMs - this.#options.now();
   }
 
-  async end(session: Pick<ActiveSession, "key">): Promise<void> {
-    await this.#store.delete(session.key);
-    await this.#expiries.cancel(session.key);
+  /**
+   * Ends session `id`, whichever of its tokens is current: a sign-out that raced a role selection
+   * ends the rotated token too. Returns the record this call ended, or null when the session had
+   * already ended (another sign-out, an eviction, an expiry got there first). `presented` is the
+   * session as the request found it, for sessions opened before registers were kept.
+   */
+  async end(id: string, presented?: ActiveSession): Promise<SessionRecord | null> {
+    const held = await this.#shared.current.swap(id, ENDED, this.#registerTtlMs());
+    const key = held === undefined ? presented?.key : held === ENDED ? undefined : held;
+    if (key === undefined) return null;
+    const record = key === presented?.key ? presented.record : await this.#store.get(key);
+    // Gone, or past its limits (an evicted session nobody used lately): its expiry is recorded as
+    // such, by the sweep or its token's next use, not as ended here.
+    if (record === undefined || this.#options.now() >= this.#expiresAt(record, record.lastSeenAt)) return null;
+    await this.#forget(key);
+    await this.#shared.users.remove(userKeyOf(record), id);
+    return record;
   }
+
+  /** Deletes a token's record and its scheduled expiry. */
+  async #forget(key: string): Promise<void> {
+    await this.#store.delete(key);
+    await this.#expiries.cancel(key);
+  }
+
+  /**
+   * How long a session's register lives from its last write: at least as long as any record of
+   * the session may (a record lives at most its idle timeout and the grace from its last write,
+   * and each write of a record writes the register too), so an ENDED marker outlasts every token
+   * it refuses, and a register nobody uses leaves with its session.
+   */
+  #registerTtlMs(): number {
+    return this.#options.idleTimeoutMs + EXPIRED_RECORD_GRACE_MS;
+  }
+
+  /**
+   * Whether `key` may still be used, keeping its register alive as long as its record: its
+   * session's current token, or one of a session without a register (older release).
+   */
+  async #mayLive(key: string, record: SessionRecord): Promise<boolean> {
+    if (await this.#shared.current.compareAndSet(record.id, key, key, this.#registerTtlMs())) return true;
+    return (await this.#shared.current.get(record.id)) === undefined;
+  }
+
 
   async #write<R extends SessionRecord>(record: R): Promise<{ token: string; session: ActiveSession<R> }> {
     const token = newSessionToken();
@@ -144,6 +282,9 @@ export class SessionService {
   async #expire(key: string, record: SessionRecord, expiresAt: number, onExpired: ExpiryListener | undefined): Promise<boolean> {
     const claimed = await this.#expiries.claim(key);
     await this.#store.delete(key);
+    // Only if still current: a stale token found expired must not unseat its successor.
+    await this.#shared.current.compareAndDelete(record.id, key);
+    await this.#shared.users.remove(userKeyOf(record), record.id);
     if (claimed) onExpired?.(record, expiresAt === record.createdAt + this.#options.absoluteTimeoutMs ? "ABSOLUTE" : "IDLE");
     return claimed;
   }
@@ -151,4 +292,9 @@ export class SessionService {
   #expiresAt(record: SessionRecord, lastSeenAt: number): number {
     return Math.min(lastSeenAt + this.#options.idleTimeoutMs, record.createdAt + this.#options.absoluteTimeoutMs);
   }
+}
+
+/** Whose sessions the cap counts together: one user, as the graph's `User.id` names them. */
+function userKeyOf(record: SessionRecord): string {
+  return globalUserId(record.user);
 }

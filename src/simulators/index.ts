@@ -12,6 +12,7 @@ export { IDP_DEMO } from "./idp/idp.seed.js";
 
 export type { Fault, FaultKind, RecordedCall, SimulatorHandle } from "./sim-server.js";
 export type { SpineSimulator, SpineSimulatorOptions } from "./spine/spine.simulator.js";
+export type { SpineDemoUser } from "./spine/spine.seed.js";
 export type { IdpSimulator, IdpSimulatorOptions } from "./idp/idp.simulator.js";
 
 /** The demo users' sign-in data, for the example app's quick-fill buttons (served only in simulator mode). */

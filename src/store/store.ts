@@ -49,6 +49,45 @@ export interface ExpiryIndex {
 }
 
 /**
+ * Short string values that instances change at once, each change one atomic step: a session's
+ * lock (taken only if free, given back only by its owner) and which of its tokens is current
+ * (moved only from the token a request holds). A read-then-write from two instances would let
+ * both win.
+ */
+export interface RegisterStore {
+  get(key: string): Promise<string | undefined>;
+  /** Sets `key` to `next` only if it holds `expected` (undefined: nothing); true if it did. The value lives `ttlMs`. */
+  compareAndSet(key: string, expected: string | undefined, next: string, ttlMs: number): Promise<boolean>;
+  /** Deletes `key` only if it holds `expected`; true if it did. */
+  compareAndDelete(key: string, expected: string): Promise<boolean>;
+  /** Sets `key` to `next` whatever it held, and returns what it held. */
+  swap(key: string, next: string, ttlMs: number): Promise<string | undefined>;
+}
+
+/** Limits of one {@link CappedIndex.add}. */
+export interface CapOptions {
+  /** Members kept at most; the lowest-scored others beyond it are taken out. */
+  max: number;
+  /** Members scored below this are dropped first, without being returned (long dead). */
+  dropBelow: number;
+  /** The whole index lives this long from this add, so one nobody adds to again leaves the store. */
+  ttlMs: number;
+}
+
+/**
+ * Members by score under a key, at most so many: a user's live sessions by creation time. The
+ * add, the count and the removal of the oldest beyond the cap are one step, so instances adding
+ * at once can neither both keep a session over the cap nor both evict the same one.
+ */
+export interface CappedIndex {
+  /** Adds `member` (never itself evicted) and returns the members taken out to keep within `cap.max`, oldest first. */
+  add(key: string, member: string, score: number, cap: CapOptions): Promise<string[]>;
+  remove(key: string, member: string): Promise<void>;
+  /** The members, lowest score first. */
+  members(key: string): Promise<string[]>;
+}
+
+/**
  * Texts of the in-memory store decoded lately, each with its value. A warm request reads its
  * session and its user info again and again, and parsing them was a tenth of its time; texts
  * are kept as texts (a fraction of the memory of the objects they hold), so this keeps the
@@ -83,6 +122,11 @@ interface StoredEntry<Value> {
   expires?: number;
 }
 
+/** A Redis string reply, or undefined for nil. */
+function text(reply: unknown): string | undefined {
+  return typeof reply === "string" ? reply : undefined;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -100,6 +144,34 @@ const TAKE_SCRIPT =
 
 /** CounterStore#giveBack: DECR keeps the expiry; an expired or absent counter stays absent rather than going negative. */
 const GIVE_BACK_SCRIPT = "if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end; return 0";
+
+/** GET, compare, SET with its expiry: ARGV = has expected (1/0), expected, next, ttl. */
+const COMPARE_AND_SET_SCRIPT = `local held = redis.call('GET', KEYS[1])
+if (ARGV[1] == '1' and held == ARGV[2]) or (ARGV[1] == '0' and not held) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0`;
+
+/** DEL only while the key still holds what the caller put there (a lock's owner). */
+const COMPARE_AND_DELETE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+/** SET with its expiry, answering the value before (SET ... GET needs Redis 6.2; this runs anywhere). */
+const SWAP_SCRIPT = "local held = redis.call('GET', KEYS[1]); redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return held";
+
+/** A capped index step: ARGV = member, score, max, dropBelow, ttl. Returns the evicted members. */
+const CAPPED_ADD_SCRIPT = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+local evicted = {}
+if over > 0 then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, over)) do
+    if #evicted < over and member ~= ARGV[1] then table.insert(evicted, member) end
+  end
+  redis.call('ZREM', KEYS[1], unpack(evicted))
+end
+return evicted`;
 
 export interface StoreOptions {
   /** `redis://` URL of a shared Redis; unset keeps everything in this process's memory. */
@@ -179,8 +251,7 @@ export class Store {
     const redis = this.#redis;
     if (redis === undefined) {
       // One map per name, as on Redis: two handles on the same name count together.
-      const memory = this.#memory.get(`counters:${name}`) ?? new ExpiringMemoryStore();
-      this.#memory.set(`counters:${name}`, memory);
+      const memory = this.#memoryOf(`counters:${name}`);
       return {
         increment: async (key, ttlMs) => memory.increment(key, ttlMs),
         take: async (key, limit, ttlMs) => memory.take(key, limit, ttlMs),
@@ -195,10 +266,10 @@ export class Store {
     const connected = (): Promise<RedisClientType> => this.#connected(redis);
     const ttl = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
     return {
-      increment: async (key, ttlMs) => Number(await this.#script(redis, INCREMENT_SCRIPT, [redisKey(key)], [ttl(ttlMs)])),
-      take: async (key, limit, ttlMs) => Number(await this.#script(redis, TAKE_SCRIPT, [redisKey(key)], [String(limit), ttl(ttlMs)])) || undefined,
+      increment: async (key, ttlMs) => Number(await this.#script("write", INCREMENT_SCRIPT, [redisKey(key)], [ttl(ttlMs)])),
+      take: async (key, limit, ttlMs) => Number(await this.#script("write", TAKE_SCRIPT, [redisKey(key)], [String(limit), ttl(ttlMs)])) || undefined,
       giveBack: async (key) => {
-        await this.#script(redis, GIVE_BACK_SCRIPT, [redisKey(key)], []);
+        await this.#script("write", GIVE_BACK_SCRIPT, [redisKey(key)], []);
       },
       get: (key) => this.#run("read", async () => Number((await (await connected()).get(redisKey(key))) ?? 0)),
       delete: async (key) => {
@@ -237,6 +308,81 @@ export class Store {
       },
       due: (now, limit) => this.#run("read", async () => (await connected()).zRange(index, "-inf", now, { BY: "SCORE", LIMIT: { offset: 0, count: limit } })),
       claim: (key) => this.#run("delete", async () => (await (await connected()).zRem(index, key)) === 1),
+    };
+  }
+
+  /** Compare-and-set registers in their own namespace (`<name>::<key>` on Redis). */
+  registers(name: string): RegisterStore {
+    const ttl = (ttlMs: number): number => Math.max(1, Math.ceil(ttlMs));
+    if (this.#redis === undefined) {
+      // One event-loop turn runs each step whole: nothing can come between the read and the write.
+      const memory = this.#memoryOf(`registers:${name}`);
+      const held = (key: string): string | undefined => memory.get(key) as string | undefined;
+      return {
+        get: async (key) => held(key),
+        compareAndSet: async (key, expected, next, ttlMs) => {
+          if (held(key) !== expected) return false;
+          memory.set(key, next, ttl(ttlMs));
+          return true;
+        },
+        compareAndDelete: async (key, expected) => held(key) === expected && memory.delete(key),
+        swap: async (key, next, ttlMs) => {
+          const before = held(key);
+          memory.set(key, next, ttl(ttlMs));
+          return before;
+        },
+      };
+    }
+    const redisKey = (key: string): string => `${name}::${key}`;
+    return {
+      get: (key) => this.#script("read", "return redis.call('GET', KEYS[1])", [redisKey(key)], []).then(text),
+      compareAndSet: async (key, expected, next, ttlMs) =>
+        (await this.#script("write", COMPARE_AND_SET_SCRIPT, [redisKey(key)], [expected === undefined ? "0" : "1", expected ?? "", next, String(ttl(ttlMs))])) === 1,
+      compareAndDelete: async (key, expected) => (await this.#script("delete", COMPARE_AND_DELETE_SCRIPT, [redisKey(key)], [expected])) === 1,
+      swap: (key, next, ttlMs) => this.#script("write", SWAP_SCRIPT, [redisKey(key)], [next, String(ttl(ttlMs))]).then(text),
+    };
+  }
+
+  /** Capped indexes in their own namespace: a sorted set `<name>::<key>` on Redis, every step on that one key. */
+  cappedIndex(name: string): CappedIndex {
+    if (this.#redis === undefined) {
+      const memory = this.#memoryOf(`capped:${name}`);
+      const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map();
+      /** Lowest score first, ties by member, as Redis orders a sorted set. */
+      const before = ([a, x]: [string, number], [b, y]: [string, number]): number => x - y || (a < b ? -1 : a > b ? 1 : 0);
+      /** The lowest-scored member but `spared`. */
+      const lowest = (index: Map<string, number>, spared: string): string => {
+        let lowest: [string, number] | undefined;
+        for (const entry of index) if (entry[0] !== spared && (lowest === undefined || before(entry, lowest) < 0)) lowest = entry;
+        return lowest![0];
+      };
+      return {
+        add: async (key, member, score, cap) => {
+          const index = scores(key);
+          for (const [old, at] of index) if (at < cap.dropBelow) index.delete(old);
+          index.set(member, score);
+          // The oldest one at a time, not a sort per add: an index at its cap loses one per add.
+          const evicted: string[] = [];
+          while (index.size > cap.max) {
+            const oldest = lowest(index, member);
+            index.delete(oldest);
+            evicted.push(oldest);
+          }
+          memory.set(key, index, Math.max(1, Math.ceil(cap.ttlMs)));
+          return evicted;
+        },
+        remove: async (key, member) => void scores(key).delete(member),
+        members: async (key) => [...scores(key)].sort(before).map(([member]) => member),
+      };
+    }
+    const redisKey = (key: string): string => `${name}::${key}`;
+    return {
+      add: async (key, member, score, cap) =>
+        (await this.#script("write", CAPPED_ADD_SCRIPT, [redisKey(key)], [member, String(score), String(cap.max), String(cap.dropBelow), String(Math.max(1, Math.ceil(cap.ttlMs)))])) as string[],
+      remove: async (key, member) => {
+        await this.#script("delete", "return redis.call('ZREM', KEYS[1], ARGV[1])", [redisKey(key)], [member]);
+      },
+      members: async (key) => (await this.#script("read", "return redis.call('ZRANGE', KEYS[1], 0, -1)", [redisKey(key)], [])) as string[],
     };
   }
 
@@ -300,11 +446,19 @@ export class Store {
   }
 
   /**
-   * One atomic step on Redis: a Lua script, run whole before any other command. Each touches
-   * one key (or keys sharing a hash tag), so it runs on a cluster as on one server.
+   * Runs one Lua script: every atomic step on Redis goes through here. Each script touches the
+   * keys it is given and no other, one key so far, so it runs on Redis Cluster as it is.
    */
-  #script(redis: RedisClientType, source: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#run("write", async () => (await this.#connected(redis)).eval(source, { keys, arguments: args }));
+  #script(operation: string, source: string, keys: string[], args: string[]): Promise<unknown> {
+    const redis = this.#redis!;
+    return this.#run(operation, async () => (await this.#connected(redis)).eval(source, { keys, arguments: args }));
+  }
+
+  /** The in-memory map of a name, made on first use and shared by every handle on the name. */
+  #memoryOf(name: string): ExpiringMemoryStore {
+    let memory = this.#memory.get(name);
+    if (memory === undefined) this.#memory.set(name, (memory = new ExpiringMemoryStore()));
+    return memory;
   }
 
   #memoryKeyv(name: string): Keyv {

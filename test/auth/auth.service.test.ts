@@ -7,9 +7,9 @@ import { UserInfoCache } from "../../src/auth/user-info.cache.js";
 import { IdpClient } from "../../src/backends/idp/idp.client.js";
 import { SpineClient } from "../../src/backends/spine/spine.client.js";
 import { StoreError } from "../../src/errors/backend-error.js";
+import { sessionCoordination } from "../../src/gateway.js";
 import { requestScope } from "../../src/graph/context.js";
 import { AuditTrail, hashSessionId } from "../../src/observability/audit.js";
-import { InFlightCalls } from "../../src/sessions/in-flight.js";
 import type { SessionRecord } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js";
@@ -27,6 +27,8 @@ const LOGIN_LIMITS = {
   addressWindowMs: 3_600_000,
   now: Date.now,
 };
+
+const SESSION_OPTIONS = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxPerUser: 10, lockTtlMs: 3_000, now: Date.now };
 
 /**
  * The service on its own, with real clients against the simulators and a session store that
@@ -62,9 +64,8 @@ describe("AuthService with a session store that cannot be written", () => {
     auth = new AuthService(
       new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
       idpClient,
-      new SessionService(failingWrites, store.expiryIndex("session"), { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, now: Date.now }),
+      new SessionService(failingWrites, store.expiryIndex("session"), sessionCoordination(store), SESSION_OPTIONS),
       new UserInfoCache(idpClient, store.namespace("userinfo"), 0),
-      new InFlightCalls(),
       new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
       new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
     );
@@ -112,7 +113,7 @@ describe("AuthService sessions as stored", () => {
     idp = await startIdpSimulator();
     store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     records = store.namespace<SessionRecord>("session");
-    sessions = new SessionService(records, store.expiryIndex("session"), { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, now: Date.now });
+    sessions = new SessionService(records, store.expiryIndex("session"), sessionCoordination(store), SESSION_OPTIONS);
     const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });
     userInfo = new UserInfoCache(idpClient, store.namespace("userinfo"), 60_000);
     audit = new AuditTrail({
@@ -126,7 +127,6 @@ describe("AuthService sessions as stored", () => {
       idpClient,
       sessions,
       userInfo,
-      new InFlightCalls(),
       new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
       audit,
     );

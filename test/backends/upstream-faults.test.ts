@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/glob
 import { AuthProvider } from "../../src/domain/user.js";
 import { BackendError, type BackendFailure } from "../../src/errors/backend-error.js";
 import { toPublicError } from "../../src/errors/gateway-error.js";
-import { IDP_DEMO, startIdpSimulator, startSpineSimulator, type Fault, type SimulatorHandle } from "../../src/simulators/index.js";
+import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type Fault, type SimulatorHandle } from "../../src/simulators/index.js";
 import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support/harness.js";
 
@@ -327,7 +327,10 @@ describe("backend faults as the graph reports them", () => {
 
   beforeAll(async () => {
     stack = await Stack.start({ env: ENV });
-    spineSessionToken = await spineSession(stack);
+    // A user of its own: the tests open (and leave) sessions of spineUser, more than the per-user
+    // cap (SESSION_MAX_PER_USER) keeps, and this session must outlive them all.
+    const opened = await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken });
+    spineSessionToken = opened.data!.createSession.token!;
     const selected = await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: spineSessionToken });
     spineSessionToken = selected.data!.selectRole.token!;
   });

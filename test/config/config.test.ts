@@ -40,7 +40,7 @@ describe("loadConfig", () => {
       spine: { url: undefined, asid: "999000000001", timeoutMs: 5_000 },
       idp: { url: undefined, clientId: "sim-client", apiToken: "sim-api-token", timeoutMs: 5_000, timeZone: "UTC" },
       redisUrl: undefined,
-      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000, encryptionKey: undefined, previousEncryptionKeys: [] },
+      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000, encryptionKey: undefined, previousEncryptionKeys: [], maxPerUser: 10 },
       login: {
         maxFailuresPerAccount: 10,
         accountWindowMs: 15 * 60_000,
@@ -57,6 +57,8 @@ describe("loadConfig", () => {
       federationRouterSecret: undefined,
       sessionCookie: false,
       corsOrigins: [],
+      backendMaxResponseBytes: 256 * 1024,
+      http: { requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnections: 1_024 },
     };
     expect(config).toEqual(expected);
   });
@@ -90,12 +92,18 @@ describe("loadConfig", () => {
         TRUSTED_PROXY_HOPS: "1",
         SESSION_IDLE_TIMEOUT_SECONDS: "600",
         SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600",
+        SESSION_MAX_PER_USER: "3",
         USER_INFO_CACHE_TTL_SECONDS: "0",
         LOG_LEVEL: "warn",
         AUDIT_LOG: "/var/log/gateway/audit.jsonl",
         FEDERATION_ROUTER_SECRET: ROUTER_SECRET,
         SESSION_COOKIE: "on",
         CORS_ORIGINS: "https://app.example.org, http://127.0.0.1:5173",
+        BACKEND_MAX_RESPONSE_BYTES: "65536",
+        HTTP_REQUEST_TIMEOUT_MS: "20000",
+        HTTP_HEADERS_TIMEOUT_MS: "20000",
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: "350000",
+        HTTP_MAX_CONNECTIONS: "200",
       },
       SIMULATORS,
     );
@@ -112,6 +120,7 @@ describe("loadConfig", () => {
         absoluteTimeoutMs: 3_600_000,
         encryptionKey: Buffer.from(KEY_BASE64, "base64"),
         previousEncryptionKeys: [Buffer.from(KEY_HEX, "hex"), Buffer.from(KEY_BASE64, "base64")],
+        maxPerUser: 3,
       },
       login: {
         maxFailuresPerAccount: 5,
@@ -129,6 +138,8 @@ describe("loadConfig", () => {
       federationRouterSecret: ROUTER_SECRET,
       sessionCookie: true,
       corsOrigins: ["https://app.example.org", "http://127.0.0.1:5173"],
+      backendMaxResponseBytes: 65_536,
+      http: { requestTimeoutMs: 20_000, headersTimeoutMs: 20_000, keepAliveTimeoutMs: 350_000, maxConnections: 200 },
     };
     expect(config).toEqual(expected);
   });
@@ -196,6 +207,9 @@ describe("loadConfig", () => {
     ["SESSION_IDLE_TIMEOUT_SECONDS", "longer than the absolute timeout", { SESSION_IDLE_TIMEOUT_SECONDS: "7200", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600" }],
     ["SESSION_IDLE_TIMEOUT_SECONDS", "zero", { SESSION_IDLE_TIMEOUT_SECONDS: "0" }],
     ["SESSION_ABSOLUTE_TIMEOUT_SECONDS", "non-numeric", { SESSION_ABSOLUTE_TIMEOUT_SECONDS: "12h" }],
+    ["SESSION_MAX_PER_USER", "zero (no user could sign in)", { SESSION_MAX_PER_USER: "0" }],
+    ["SESSION_MAX_PER_USER", "over 1000", { SESSION_MAX_PER_USER: "1001" }],
+    ["SESSION_MAX_PER_USER", "non-numeric", { SESSION_MAX_PER_USER: "ten" }],
     ["USER_INFO_CACHE_TTL_SECONDS", "negative", { USER_INFO_CACHE_TTL_SECONDS: "-5" }],
     ["IDP_TIME_ZONE", "not an IANA zone", { IDP_TIME_ZONE: "Mars/Olympus_Mons" }],
     ["IDP_TIME_ZONE", "an offset, not a zone", { IDP_TIME_ZONE: "GMT+6" }],
@@ -207,6 +221,12 @@ describe("loadConfig", () => {
     ["CORS_ORIGINS", "an origin with a trailing slash", { CORS_ORIGINS: "https://app.example.org/" }],
     ["CORS_ORIGINS", "not http(s)", { CORS_ORIGINS: "chrome-extension://abcdef" }],
     ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
+    ["BACKEND_MAX_RESPONSE_BYTES", "below 1 KiB", { BACKEND_MAX_RESPONSE_BYTES: "1023" }],
+    ["BACKEND_MAX_RESPONSE_BYTES", "non-numeric", { BACKEND_MAX_RESPONSE_BYTES: "256KB" }],
+    ["HTTP_REQUEST_TIMEOUT_MS", "zero (Node's 'no timeout')", { HTTP_REQUEST_TIMEOUT_MS: "0" }],
+    ["HTTP_HEADERS_TIMEOUT_MS", "longer than the request timeout", { HTTP_REQUEST_TIMEOUT_MS: "5000", HTTP_HEADERS_TIMEOUT_MS: "6000" }],
+    ["HTTP_KEEP_ALIVE_TIMEOUT_MS", "over 10 minutes", { HTTP_KEEP_ALIVE_TIMEOUT_MS: "600001" }],
+    ["HTTP_MAX_CONNECTIONS", "zero", { HTTP_MAX_CONNECTIONS: "0" }],
   ])("refuses %s when it is %s, with a ConfigError whose message starts with the name", (setting, _case, env) => {
     const error = refusal(env);
 

@@ -1,10 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, Socket, type Server } from "node:net";
 import { once } from "node:events";
 import { CreateSessionDocument, MeDocument, SigninDocument } from "../generated/operations.js";
+import { LOG_FIELD_MAX_CHARS } from "../../src/logging/logger.js";
+import { startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "../../src/simulators/index.js";
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
+import { HostileBackend } from "../support/hostile-backend.js";
 import { freePort } from "../support/redis.js";
 
 const CREATE_SESSION = "mutation ($token: String!) { createSession(input: { token: $token }) { token } }";
@@ -474,5 +477,233 @@ describe("HTTP server: /readyz with a backend down", () => {
     expect(lines[0]).toMatchObject({ method: "GET", path: "/readyz" });
     expect(typeof lines[0]!["status"]).toBe("number");
     expect(typeof lines[0]!["durationMs"]).toBe("number");
+  });
+});
+
+/**
+ * Issue 14: what one client may hold. Short limits here so the test runs in moments; the
+ * defaults (README settings table) are longer, for a gateway behind a load balancer.
+ */
+describe("HTTP server: limits on what one client may hold", () => {
+  const REQUEST_TIMEOUT_MS = 1_000;
+  /** node:http checks its timeouts every 250 ms (server.ts), and the socket's close needs a moment. */
+  const CHECK_MARGIN_MS = 400;
+  let stack: Stack;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    stack = await Stack.start({
+      env: { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), HTTP_HEADERS_TIMEOUT_MS: "500", HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000", HTTP_MAX_CONNECTIONS: "8" },
+    });
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+  afterAll(() => stack.close());
+
+  /** A raw connection to the gateway: what it was sent back, and when the gateway closed it. */
+  async function connect(): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+    const { port } = new URL(stack.url);
+    const socket = new Socket();
+    sockets.push(socket);
+    let received = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+    socket.on("error", () => undefined);
+    const opened = performance.now();
+    const closed = once(socket, "close").then(() => performance.now() - opened);
+    socket.connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    return { socket, received: () => received, closed };
+  }
+
+  it("cuts off a client that sends its body a byte at a time within the request timeout, while others are served normally", async () => {
+    const slow = await connect();
+    slow.socket.write(`POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+    const drip = setInterval(() => slow.socket.write("{"), 100);
+    try {
+      const others: number[] = [];
+      const served = (async () => {
+        while (others.length < 10) {
+          const started = performance.now();
+          const result = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+          expect(result.errors).toBeUndefined();
+          others.push(performance.now() - started);
+        }
+      })();
+
+      const cutOffAfterMs = await slow.closed;
+      await served;
+
+      process.stdout.write(`slow body: cut off after ${Math.round(cutOffAfterMs)} ms; others served in at most ${Math.round(Math.max(...others))} ms\n`);
+      expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(cutOffAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+      expect(cutOffAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS + CHECK_MARGIN_MS);
+      expect(Math.max(...others)).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it("cuts off a client that sends its headers a line at a time within the headers timeout", async () => {
+    const slow = await connect();
+    slow.socket.write("GET /healthz HTTP/1.1\r\n");
+    const drip = setInterval(() => slow.socket.write(`X-Slow-${randomUUID()}: 1\r\n`), 100);
+    try {
+      const cutOffAfterMs = await slow.closed;
+
+      expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(cutOffAfterMs).toBeLessThan(500 + CHECK_MARGIN_MS);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it("closes an idle keep-alive connection after the keep-alive timeout", async () => {
+    const idle = await connect();
+    idle.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+
+    const closedAfterMs = await idle.closed;
+
+    expect(idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(1_000 - 50);
+    // Node 20 keeps the socket's idle timer 1 s past keepAliveTimeout.
+    expect(closedAfterMs).toBeLessThan(1_000 + 1_000 + CHECK_MARGIN_MS);
+  });
+
+  it("closes connections past the maximum at once, and serves again when there is room", async () => {
+    const held = await Promise.all(Array.from({ length: 8 }, () => connect()));
+    // The server has counted all eight once each has been answered.
+    for (const connection of held) connection.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    await waitFor(() => held.every((connection) => connection.received().startsWith("HTTP/1.1 200")));
+
+    const refused = await connect();
+    refused.socket.write("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    const refusedAfterMs = await refused.closed;
+
+    expect(refused.received()).toBe("");
+    expect(refusedAfterMs).toBeLessThan(500);
+    held[0]!.socket.destroy();
+    await held[0]!.closed;
+    await waitFor(async () => (await fetch(`${stack.url}/healthz`).then((response) => response.status, () => 0)) === 200);
+  });
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, withinMs = 2_000): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Issue 14: readiness probes of the backends are shared and reused, so /readyz cannot multiply calls to them. */
+describe("HTTP server: /readyz with its backend probes shared", () => {
+  /** READINESS_PROBE_REUSE_MS in gateway.ts. */
+  const REUSE_MS = 1_000;
+  let stack: Stack;
+  let spine: SimulatorHandle;
+  let idp: SimulatorHandle;
+  let hostileSpine: HostileBackend;
+  let hostileIdp: HostileBackend;
+  beforeAll(async () => {
+    [spine, idp] = await Promise.all([startSpineSimulator(), startIdpSimulator()]);
+    [hostileSpine, hostileIdp] = await Promise.all([HostileBackend.start(spine.url), HostileBackend.start(idp.url)]);
+    stack = await Stack.start({ withoutSpine: true, withoutIdp: true, env: { SPINE_URL: hostileSpine.url, IDP_URL: hostileIdp.url } });
+  });
+  afterEach(() => hostileSpine.disarm());
+  afterAll(async () => {
+    await stack.close();
+    await Promise.all([hostileSpine.close(), hostileIdp.close(), spine.close(), idp.close()]);
+  });
+
+  it("makes at most one call per backend for 200 concurrent /readyz calls", async () => {
+    hostileSpine.resetCalls();
+    hostileIdp.resetCalls();
+
+    const statuses = await Promise.all(Array.from({ length: 200 }, () => fetch(`${stack.url}/readyz`).then((response) => response.status)));
+
+    process.stdout.write(`200 concurrent /readyz: ${hostileSpine.calls("base")} Spine call(s), ${hostileIdp.calls("base")} IdP call(s)\n`);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(hostileSpine.calls("base")).toBe(1);
+    expect(hostileIdp.calls("base")).toBe(1);
+  });
+
+  it("makes about one call per backend per second however often it is asked", async () => {
+    hostileSpine.resetCalls();
+    const started = performance.now();
+    while (performance.now() - started < 3 * REUSE_MS) await Promise.all(Array.from({ length: 10 }, () => fetch(`${stack.url}/readyz`)));
+
+    expect(hostileSpine.calls("base")).toBeGreaterThanOrEqual(2);
+    expect(hostileSpine.calls("base")).toBeLessThanOrEqual(4);
+  });
+
+  it("turns within the reuse interval when a backend goes down, and again when it comes back", async () => {
+    const turned = async (expected: number): Promise<number> => {
+      const started = performance.now();
+      while ((await fetch(`${stack.url}/readyz`)).status !== expected) await new Promise((resolve) => setTimeout(resolve, 20));
+      return performance.now() - started;
+    };
+    expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);
+
+    hostileSpine.arm("base", "down");
+    const downAfterMs = await turned(503);
+    hostileSpine.disarm();
+    const upAfterMs = await turned(200);
+
+    process.stdout.write(`/readyz turned: down after ${Math.round(downAfterMs)} ms, up again after ${Math.round(upAfterMs)} ms\n`);
+    expect(downAfterMs).toBeLessThan(REUSE_MS + 300);
+    expect(upAfterMs).toBeLessThan(REUSE_MS + 300);
+  });
+});
+
+/** Issue 14: a client-supplied string reaches a log or audit line cut to LOG_FIELD_MAX_CHARS. */
+describe("HTTP server: client-supplied strings in log and audit lines", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ env: { TRUSTED_PROXY_HOPS: "1" } });
+  });
+  afterAll(() => stack.close());
+
+  const cut = (value: string): string => `${value.slice(0, LOG_FIELD_MAX_CHARS)}…`;
+
+  it("cuts a 50 KB operation name in the request line", async () => {
+    const name = `Op${"a".repeat(50_000)}`;
+    const requestId = `long-operation-${randomUUID()}`;
+
+    // The name once, in the document: twice would pass the 64 KB body limit.
+    const result = await stack.post({ query: `query ${name} { __typename }` }, { headers: { "x-request-id": requestId } });
+    const [line] = await requestLines(stack, requestId);
+
+    expect(result.status).toBe(200);
+    expect(line!["operation"]).toBe(cut(name));
+    expect(JSON.stringify(line).length).toBeLessThan(1_000);
+  });
+
+  it("cuts a long path in the request line", async () => {
+    const path = `/${"p".repeat(8_000)}`;
+    const requestId = `long-path-${randomUUID()}`;
+
+    const response = await fetch(`${stack.url}${path}`, { headers: { "x-request-id": requestId } });
+    const [line] = await requestLines(stack, requestId);
+
+    expect(response.status).toBe(404);
+    expect(line!["path"]).toBe(cut(path));
+  });
+
+  it("replaces a request id longer than 128 characters rather than writing it", async () => {
+    const sent = `r${"i".repeat(5_000)}`;
+
+    const response = await fetch(`${stack.url}/healthz`, { headers: { "x-request-id": sent } });
+
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stack.logs.some((line) => line["requestId"] === sent)).toBe(false);
+  });
+
+  it("cuts a client address taken from X-Forwarded-For in the audit line", async () => {
+    const forged = `x${"f".repeat(5_000)}`;
+
+    await stack.execute(SigninDocument, { email: idpUser.email, password: "wrong-password" }, { headers: { "x-forwarded-for": forged } });
+
+    const event = stack.audit.filter((line) => line["event"] === "signin").at(-1);
+    expect(event).toMatchObject({ outcome: "failure", clientAddress: cut(forged) });
   });
 });

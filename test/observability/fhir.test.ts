@@ -43,6 +43,11 @@ describe("toFhirAuditEvent", () => {
       { subtype: [{ system: DCM, code: "110123", display: "Logout" }, { system: EVENTS, code: "session.expired" }], outcome: "0", outcomeDesc: "IDLE" },
     ],
     [
+      "session.evicted",
+      { ...base, event: "session.evicted", outcome: "success", reason: "SESSION_LIMIT" },
+      { subtype: [{ system: DCM, code: "110123", display: "Logout" }, { system: EVENTS, code: "session.evicted" }], outcome: "0", outcomeDesc: "SESSION_LIMIT" },
+    ],
+    [
       "refused.rate_limited",
       { ...base, event: "refused.rate_limited", outcome: "failure", reason: "createSession", userId: null, sessionIdHash: null },
       { subtype: [{ system: EVENTS, code: "refused.rate_limited" }], outcome: "4", outcomeDesc: "createSession" },

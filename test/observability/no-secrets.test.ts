@@ -16,7 +16,8 @@ describe("the log and the audit trail of a test run", () => {
   const secrets: Array<{ kind: string; value: string }> = [];
 
   beforeAll(async () => {
-    stack = await Stack.start({ env: { LOG_LEVEL: "trace", LOGIN_MAX_FAILURES_PER_ACCOUNT: "1", SESSION_IDLE_TIMEOUT_SECONDS: "600" } });
+    // One session per user: a second sign-in of one user ends the first (session.evicted); every other flow here holds one.
+    stack = await Stack.start({ env: { LOG_LEVEL: "trace", LOGIN_MAX_FAILURES_PER_ACCOUNT: "1", SESSION_IDLE_TIMEOUT_SECONDS: "600", SESSION_MAX_PER_USER: "1" } });
     const keep = (kind: string, value: string | null | undefined): string => {
       secrets.push({ kind, value: value! });
       return value!;
@@ -36,12 +37,14 @@ describe("the log and the audit trail of a test run", () => {
     expect(codes(await stack.execute(SigninDocument, { email: idpUser.email, password: WRONG_PASSWORD }))).toEqual(["UNAUTHENTICATED"]);
     expect(codes(await stack.execute(SigninDocument, { email: idpUser.email, password: WRONG_PASSWORD }))).toEqual(["RATE_LIMITED"]);
     expect(codes(await stack.execute(CreateSessionDocument, { token: REFUSED_SMARTCARD }))).toEqual(["UNAUTHENTICATED"]);
+    const evictedUser = SPINE_DEMO.users[2]!.smartcardToken;
+    for (let i = 0; i < 2; i += 1) keep("gateway session token", (await stack.execute(CreateSessionDocument, { token: evictedUser })).data!.createSession.token);
     const expiring = keep("gateway session token", (await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken })).data!.createSession.token);
     stack.clock.advance(601_000);
     expect((await stack.execute(MeDocument, {}, { token: expiring })).data).toEqual({ me: null });
 
     for (const password of [idpUser.password, WRONG_PASSWORD]) keep("password", password);
-    for (const token of [spineUser.smartcardToken, SPINE_DEMO.users[1]!.smartcardToken, REFUSED_SMARTCARD]) keep("smartcard token", token);
+    for (const token of [spineUser.smartcardToken, SPINE_DEMO.users[1]!.smartcardToken, SPINE_DEMO.users[2]!.smartcardToken, REFUSED_SMARTCARD]) keep("smartcard token", token);
     keep("IdP API token", IDP_DEMO.apiToken);
     for (const call of stack.idp.calls().filter((c) => c.route === "userinfo" || c.route === "signout")) {
       keep("IdP access token", decodeURIComponent(call.path.split("/").pop()!));
@@ -55,7 +58,7 @@ describe("the log and the audit trail of a test run", () => {
 
   it("covers every audit event kind and every kind of secret", () => {
     expect(new Set(stack.audit.map((event) => event["event"]))).toEqual(
-      new Set(["spine.session.created", "refused.forbidden", "role.selected", "signout", "signin", "refused.rate_limited", "session.expired"]),
+      new Set(["spine.session.created", "refused.forbidden", "role.selected", "signout", "signin", "refused.rate_limited", "session.expired", "session.evicted"]),
     );
     expect(new Set(secrets.map((secret) => secret.kind))).toEqual(
       new Set(["gateway session token", "password", "smartcard token", "IdP API token", "IdP access token", "Spine session key"]),

@@ -94,6 +94,8 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
     LOGIN_ACCOUNT_LOCK_MINUTES: String(LOGIN.accountLockMinutes),
     LOGIN_MAX_FAILURES_PER_ADDRESS: String(LOGIN.maxFailuresPerAddress),
     LOGIN_ADDRESS_WINDOW_MINUTES: String(LOGIN.addressWindowMinutes),
+    // The crash test holds SESSIONS_AT_CRASH sessions of a few demo users live at once: far above the default cap.
+    SESSION_MAX_PER_USER: String(SESSIONS_AT_CRASH),
   });
 
   beforeAll(async () => {

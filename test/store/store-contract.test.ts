@@ -137,6 +137,131 @@ function storeContract(open: () => Store): void {
     expect(await store.count(`${ns}-count`)).toBe(2);
   });
 
+  describe("registers", () => {
+    it("sets a register only from the value the caller expects, absent included", async () => {
+      const registers = store.registers(`${ns}-registers`);
+
+      expect(await registers.compareAndSet("k", undefined, "one", 10_000)).toBe(true);
+      expect(await registers.compareAndSet("k", undefined, "two", 10_000)).toBe(false);
+      expect(await registers.compareAndSet("k", "stale", "two", 10_000)).toBe(false);
+      expect(await registers.compareAndSet("k", "one", "two", 10_000)).toBe(true);
+      expect(await registers.get("k")).toBe("two");
+    });
+
+    it("lets exactly one of many concurrent compare-and-sets from one value win, across stores sharing the backend", async () => {
+      const other = open();
+      try {
+        const name = `${ns}-registers-race`;
+        await store.registers(name).compareAndSet("k", undefined, "start", 10_000);
+
+        const wins = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).registers(name).compareAndSet("k", "start", `next-${i}`, 10_000)),
+        );
+
+        // In memory each store is its own process: the other one never held the value.
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        expect(await store.registers(name).get("k")).toBe(`next-${wins.indexOf(true)}`);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("deletes a register only while it holds the expected value", async () => {
+      const registers = store.registers(`${ns}-registers`);
+      await registers.compareAndSet("owned", undefined, "owner-a", 10_000);
+
+      expect(await registers.compareAndDelete("owned", "owner-b")).toBe(false);
+      expect(await registers.get("owned")).toBe("owner-a");
+      expect(await registers.compareAndDelete("owned", "owner-a")).toBe(true);
+      expect(await registers.get("owned")).toBeUndefined();
+    });
+
+    it("swaps a register's value and answers what it held", async () => {
+      const registers = store.registers(`${ns}-registers`);
+
+      expect(await registers.swap("swapped", "first", 10_000)).toBeUndefined();
+      expect(await registers.swap("swapped", "second", 10_000)).toBe("first");
+      expect(await registers.get("swapped")).toBe("second");
+    });
+
+    it("forgets a register once its TTL has passed, so a lock whose owner died frees itself", async () => {
+      const registers = store.registers(`${ns}-registers`);
+      await registers.compareAndSet("lock", undefined, "dead-owner", 60);
+
+      await sleep(150);
+
+      expect(await registers.get("lock")).toBeUndefined();
+      expect(await registers.compareAndSet("lock", undefined, "new-owner", 10_000)).toBe(true);
+    });
+  });
+
+  describe("capped indexes", () => {
+    const cap = { max: 3, dropBelow: 0, ttlMs: 10_000 };
+
+    it("keeps at most max members and hands back the oldest taken out", async () => {
+      const index = store.cappedIndex(`${ns}-capped`);
+      for (const [member, score] of [["a", 1], ["b", 2], ["c", 3]] as const) expect(await index.add("user", member, score, cap)).toEqual([]);
+
+      expect(await index.add("user", "d", 4, cap)).toEqual(["a"]);
+      expect(await index.members("user")).toEqual(["b", "c", "d"]);
+    });
+
+    it("never evicts the member being added, even when it is the oldest", async () => {
+      const index = store.cappedIndex(`${ns}-capped`);
+      for (const [member, score] of [["a", 10], ["b", 20], ["c", 30]] as const) await index.add("clock-behind", member, score, cap);
+
+      expect(await index.add("clock-behind", "late", 5, cap)).toEqual(["a"]);
+      expect(await index.members("clock-behind")).toEqual(["late", "b", "c"]);
+    });
+
+    it("drops members scored below dropBelow without handing them back", async () => {
+      const index = store.cappedIndex(`${ns}-capped`);
+      await index.add("stale", "dead", 1, cap);
+      await index.add("stale", "alive", 50, cap);
+
+      expect(await index.add("stale", "new", 60, { ...cap, dropBelow: 10 })).toEqual([]);
+      expect(await index.members("stale")).toEqual(["alive", "new"]);
+    });
+
+    it("forgets a removed member", async () => {
+      const index = store.cappedIndex(`${ns}-capped`);
+      await index.add("removed", "a", 1, cap);
+      await index.add("removed", "b", 2, cap);
+
+      await index.remove("removed", "a");
+
+      expect(await index.members("removed")).toEqual(["b"]);
+    });
+
+    it("forgets the whole index once the TTL of its last add has passed", async () => {
+      const index = store.cappedIndex(`${ns}-capped`);
+      await index.add("short", "a", 1, { ...cap, ttlMs: 60 });
+
+      await sleep(150);
+
+      expect(await index.members("short")).toEqual([]);
+    });
+
+    it("keeps exactly max members when many adds land at once, each evicted member handed to one caller only", async () => {
+      const other = open();
+      try {
+        const name = `${ns}-capped-race`;
+        const added = Array.from({ length: 30 }, (_, i) => `m${String(i).padStart(2, "0")}`);
+
+        const evicted = (await Promise.all(added.map((member, i) => (i % 2 === 0 ? store : other).cappedIndex(name).add("user", member, i, cap)))).flat();
+
+        // In memory each store is its own process with its own index: each keeps its own cap.
+        const sharing = await shareData(store, other);
+        const kept = [...(await store.cappedIndex(name).members("user")), ...(sharing ? [] : await other.cappedIndex(name).members("user"))];
+        expect(kept).toHaveLength(sharing ? cap.max : 2 * cap.max);
+        expect(new Set(evicted).size).toBe(evicted.length);
+        expect([...kept, ...evicted].sort()).toEqual(added);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe("counters", () => {
     it("starts a counter at 1 and reads an absent one as 0", async () => {
       const counters = store.counters(`${ns}-counters`);
@@ -267,6 +392,13 @@ describe("ExpiringMemoryStore", () => {
     memory.close();
   });
 });
+
+/** Whether two stores see the same data (Redis), or each its own (memory, one per process). */
+async function shareData(a: Store, b: Store): Promise<boolean> {
+  const probe = `probe-${randomUUID()}`;
+  await a.registers(probe).compareAndSet("k", undefined, "seen", 10_000);
+  return (await b.registers(probe).get("k")) === "seen";
+}
 
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {

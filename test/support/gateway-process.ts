@@ -6,7 +6,7 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { GraphQLResult } from "./harness.js";
 import { freePort } from "./redis.js";
@@ -17,6 +17,10 @@ const ENTRY = `${ROOT}dist/src/main.js`;
 export class GatewayProcess {
   /** Everything the process wrote to stdout and stderr, in the order it arrived. */
   output = "";
+  /** What the process wrote to stderr alone. */
+  errorOutput = "";
+  /** Bytes read from its stdout so far. */
+  stdoutBytes = 0;
   readonly exited: Promise<void>;
 
   private constructor(
@@ -24,16 +28,25 @@ export class GatewayProcess {
     readonly url: string,
     readonly child: ChildProcess,
   ) {
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      this.output += chunk;
+      this.stdoutBytes += Buffer.byteLength(chunk);
+    });
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+      this.output += chunk;
+      this.errorOutput += chunk;
+    });
+    // A test that closes the read end of stdout has said what it wants: no error of ours.
+    child.stdout!.on("error", () => undefined);
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
   }
 
   /**
    * Starts the gateway on a free loopback port with only `env` (and PATH: no NODE_OPTIONS from
    * jest, nothing from the developer's shell), and resolves once /readyz answers 200.
+   * `stdoutClosed`: the read end of its stdout is closed at once.
    */
-  static async start(name: string, env: Record<string, string>, readyWithinMs = 15_000): Promise<GatewayProcess> {
+  static async start(name: string, env: Record<string, string>, readyWithinMs = 15_000, options: { stdoutClosed?: boolean } = {}): Promise<GatewayProcess> {
     if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`npm run build\` first (npm test does)`);
     const port = await freePort();
     const child = spawn(process.execPath, [ENTRY], {
@@ -42,6 +55,8 @@ export class GatewayProcess {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const gateway = new GatewayProcess(name, `http://127.0.0.1:${port}`, child);
+    // Its reader gone before the gateway writes a byte, as under a supervisor that has died.
+    if (options.stdoutClosed) child.stdout!.destroy();
     const deadline = Date.now() + readyWithinMs;
     for (;;) {
       if (!gateway.running) throw new Error(`gateway ${name} exited during start-up: ${gateway.output}`);
@@ -62,6 +77,12 @@ export class GatewayProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The process's resident memory now, in KiB (`VmRSS` of /proc/<pid>/status). */
+  residentKib(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, "utf8");
+    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
+  }
+
   /** SIGTERM, as an orchestrator stops it: the gateway shuts down in order. Waits until it is gone. */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -80,7 +101,7 @@ export class GatewayProcess {
   async execute<TResult, TVariables>(
     document: TypedDocumentNode<TResult, TVariables>,
     variables: TVariables,
-    options: { token?: string; forwardedFor?: string } = {},
+    options: { token?: string; forwardedFor?: string; headers?: Record<string, string> } = {},
   ): Promise<GraphQLResult<TResult>> {
     const response = await fetch(`${this.url}/graphql`, {
       method: "POST",
@@ -88,6 +109,7 @@ export class GatewayProcess {
         "content-type": "application/json",
         ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
         ...(options.forwardedFor === undefined ? {} : { "x-forwarded-for": options.forwardedFor }),
+        ...options.headers,
       },
       body: JSON.stringify({ query: print(document), variables }),
       signal: AbortSignal.timeout(10_000),

@@ -8,7 +8,7 @@ import { print } from "graphql";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
-import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
+import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineDemoUser, type SpineSimulator } from "../../src/simulators/index.js";
 
 /** The store encryption key of every test gateway (a test value, never a deployment's). */
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 42).toString("base64");
@@ -35,6 +35,8 @@ export interface StackOptions {
   /** Start no simulator for this backend; the env must then say where it is. */
   withoutSpine?: boolean;
   withoutIdp?: boolean;
+  /** Smartcard holders the Spine simulator knows besides the demo users. */
+  spineUsers?: readonly SpineDemoUser[];
   /**
    * How often the gateway sweeps expired sessions; off unless a test asks, because a stack's
    * clock runs ahead of other tests' on the shared Redis and its sweep would end their sessions.
@@ -58,7 +60,7 @@ export class Stack {
 
   static async start(options: StackOptions = {}): Promise<Stack> {
     const stack = new Stack();
-    if (!options.withoutSpine) stack.spine = await startSpineSimulator({ now: stack.clock.now });
+    if (!options.withoutSpine) stack.spine = await startSpineSimulator({ now: stack.clock.now, extraUsers: options.spineUsers });
     if (!options.withoutIdp) stack.idp = await startIdpSimulator({ now: stack.clock.now });
     const env: Record<string, string> = {
       PORT: "0",

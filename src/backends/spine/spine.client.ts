@@ -94,9 +94,14 @@ export class SpineClient {
     throw this.#failure("A003", response);
   }
 
-  /** Whether the backend answers at all, for readiness: false at once while its circuit is open. */
-  reachable(timeoutMs: number): Promise<boolean> {
-    return this.#upstream.reachable(timeoutMs);
+  /** For readiness: whether the backend's circuit refuses calls now (Upstream.circuitOpen). */
+  get circuitOpen(): boolean {
+    return this.#upstream.circuitOpen;
+  }
+
+  /** For readiness: whether the backend answers at all (Upstream.answers). */
+  answers(timeoutMs: number): Promise<boolean> {
+    return this.#upstream.answers(timeoutMs);
   }
 
   #session(endpoint: string, response: UpstreamResponse, roleRequired: boolean): SpineSession {

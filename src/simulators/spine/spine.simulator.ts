@@ -19,6 +19,8 @@ export interface SpineSimulatorOptions {
   asid?: string;
   /** Clock for the call log; default `Date.now`. */
   now?: () => number;
+  /** Smartcard holders it knows besides {@link SPINE_DEMO}'s: tests sharing one store give each run users of its own. */
+  extraUsers?: readonly SpineDemoUser[];
 }
 
 /** A running simulator of the e-RS professional session API (A001 create, A002 select role, A003 delete). */
@@ -41,7 +43,7 @@ interface Session {
 /** Starts a Spine e-RS simulator that follows shared/contracts/spine.md, seeded with {@link SPINE_DEMO}. */
 export async function startSpineSimulator(options: SpineSimulatorOptions = {}): Promise<SpineSimulator> {
   const asid = options.asid ?? SPINE_DEMO.asid;
-  const usersByToken = new Map(SPINE_DEMO.users.map((u) => [u.smartcardToken, u]));
+  const usersByToken = new Map([...SPINE_DEMO.users, ...(options.extraUsers ?? [])].map((u) => [u.smartcardToken, u]));
   // A003 removes the entry, which is what makes an ended session's key answer 403 afterwards.
   const sessions = new Map<string, Session>();
 
