@@ -3,7 +3,8 @@
  * A bad setting stops start-up with one line naming it, and exit code 1.
  */
 import { ConfigError, loadConfig, type GatewayConfig } from "./config/config.js";
-import { SHUTDOWN_LIMIT_MS, startGateway, type RunningGateway } from "./gateway.js";
+import { SHUTDOWN_LIMIT_MS } from "./composition/lifecycle.js";
+import { startGateway, type RunningGateway } from "./gateway.js";
 import { APP_PATH, EXPLORER_PATH } from "./http/static.js";
 import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "./simulators/index.js";
 

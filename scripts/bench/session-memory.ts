@@ -9,7 +9,7 @@ import { parseUserInfo } from "../../src/backends/idp/idp.wire.js";
 import { parseProfessionalSession, PROFESSIONAL_SESSION_TYPE } from "../../src/backends/spine/spine.wire.js";
 import { parseJson } from "../../src/backends/wire.js";
 import { AuthProvider } from "../../src/domain/user.js";
-import { sessionCoordination, sessionStores } from "../../src/gateway.js";
+import { sessionCoordination, sessionStores } from "../../src/composition/store.js";
 import { IDP_DEMO } from "../../src/simulators/idp/idp.seed.js";
 import { SPINE_DEMO } from "../../src/simulators/spine/spine.seed.js";
 import { Store } from "../../src/store/store.js";
@@ -61,7 +61,10 @@ function spineSession(i: number): NewSession {
 
 const store = new Store({ redisUrl: undefined, operationTimeoutMs: 2_000, onError: () => undefined });
 const { sessions: sessionStore } = sessionStores(store, { redisUrl: undefined, encryptionKey: undefined, previousEncryptionKeys: [] }, () => undefined);
-const sessions = new SessionService(sessionStore, store.expiryIndex("session"), sessionCoordination(store), {
+const sessions = new SessionService({
+  store: sessionStore,
+  expiries: store.expiryIndex("session"),
+  coordination: sessionCoordination(store),
   idleTimeoutMs: 30 * 60_000,
   absoluteTimeoutMs: 12 * 3600_000,
   maxPerUser: 10,

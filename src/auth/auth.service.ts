@@ -2,7 +2,7 @@ import type DataLoader from "dataloader";
 import type { Logger } from "pino";
 import type { IdpClient } from "../backends/idp/idp.client.js";
 import type { SpineClient } from "../backends/spine/spine.client.js";
-import { AuthProvider, globalUserId, samePermission, type Permission, type User } from "../domain/user.js";
+import { AuthProvider, samePermission, type Permission, type User } from "../domain/user.js";
 import { BackendError, StoreError } from "../errors/backend-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
@@ -11,29 +11,6 @@ import { isSpineRecord, newIdpSession, type ActiveSession, type SessionRecord, t
 import type { SessionService } from "../sessions/session.service.js";
 import type { LoginAttempt, LoginPlace, LoginThrottle } from "./login-throttle.js";
 import type { UserInfoCache } from "./user-info.cache.js";
-
-/** A user as the graph shows them. */
-export interface UserView extends Omit<User, "lastLoginAt"> {
-  id: string;
-  lastLoginAt: Date | null;
-}
-
-/** A session as the graph shows it: no credential, no token. */
-export interface SessionView {
-  id: string;
-  provider: AuthProvider;
-  user: UserView;
-  permission: Permission | null;
-  roleSelected: boolean;
-  createdAt: Date;
-  expiresAt: Date;
-}
-
-export interface SessionPayloadView {
-  /** Null when the token travels in the session cookie instead. */
-  token: string | null;
-  session: SessionView;
-}
 
 /** What a request brings to the service: its session (looked up once), its loaders, and who is asking (for the audit trail). */
 export interface RequestScope extends AuditRequest {
@@ -44,25 +21,36 @@ export interface RequestScope extends AuditRequest {
   log: Logger;
   /** The client's address, for per-address sign-in limits. */
   clientAddress: string;
-  /** Present in cookie mode: session tokens travel in an HttpOnly cookie, never in the payload. */
-  sessionCookie?: SessionCookieSink;
+  /**
+   * This request's session ended here (signed out, ended at its backend), or a sign-out found
+   * none: the request context drops it, and the client's copy where the transport holds one.
+   */
+  sessionEnded(): void;
   /** The session this request opened, rotated or signed in: the caller's own for the rest of the request (src/auth/session-credentials.ts). */
   issued?: ActiveSession;
 }
 
-/** Where a request's new session token goes in cookie mode (the HTTP layer turns these into `Set-Cookie`). */
-export interface SessionCookieSink {
-  /** The client should hold `token` for `maxAgeMs`. */
-  set(token: string, maxAgeMs: number): void;
-  /** The client should drop the session it holds. */
-  clear(): void;
-}
-
 /** A new session, with the user as the backend just described them (an IdP session stores only who they are). */
-interface SignedIn {
+export interface SignedIn {
   token: string;
   session: ActiveSession;
   user: User;
+}
+
+/** The request's session with its user as they are now. */
+export interface CurrentSession {
+  session: ActiveSession;
+  user: User;
+}
+
+/** Everything the service works with; built by the composition root (src/composition/services.ts). */
+export interface AuthServiceOptions {
+  spine: SpineClient;
+  idp: IdpClient;
+  sessions: SessionService;
+  userInfo: UserInfoCache;
+  throttle: LoginThrottle;
+  audit: AuditTrail;
 }
 
 const NOT_SIGNED_IN = "Not signed in, or the session has ended.";
@@ -83,17 +71,19 @@ class SessionChanged extends GatewayError {
  * refusal means, how sessions start, change role and end. Tested without GraphQL.
  */
 export class AuthService {
-  constructor(
-    private readonly spine: SpineClient,
-    private readonly idp: IdpClient,
-    private readonly sessions: SessionService,
-    private readonly userInfo: UserInfoCache,
-    private readonly throttle: LoginThrottle,
-    private readonly audit: AuditTrail,
-  ) {}
+  private readonly spine: SpineClient;
+  private readonly idp: IdpClient;
+  private readonly sessions: SessionService;
+  private readonly userInfo: UserInfoCache;
+  private readonly throttle: LoginThrottle;
+  private readonly audit: AuditTrail;
+
+  constructor(options: AuthServiceOptions) {
+    ({ spine: this.spine, idp: this.idp, sessions: this.sessions, userInfo: this.userInfo, throttle: this.throttle, audit: this.audit } = options);
+  }
 
   /** Spine A001: a session from a smartcard token. Not usable for e-RS work until a role is selected. */
-  createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SessionPayloadView> {
+  createSpineSession(scope: RequestScope, smartcardToken: string): Promise<SignedIn> {
     return this.#audited(scope, "spine.session.created", AuthProvider.SPINE, () => this.#createSpineSession(scope, smartcardToken));
   }
 
@@ -120,7 +110,7 @@ export class AuthService {
   }
 
   /** Spine A002: the role must be one the user holds; the token is rotated. */
-  async selectRole(scope: RequestScope, choice: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SessionPayloadView> {
+  async selectRole(scope: RequestScope, choice: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SignedIn> {
     const requested = { businessFunction: choice.businessFunction, orgIdentifier: choice.orgIdentifier };
     let current: ActiveSession | undefined;
     try {
@@ -137,8 +127,8 @@ export class AuthService {
       }
       const { token, session } = await this.#selectRole(scope, { ...current, record }, choice);
       this.audit.record(scope, "role.selected", "success", sessionFields(session.record));
-      // The new cookie replaces the old one in the browser, as the new token replaces the old in the store.
-      return { token: this.#issue(scope, token, session), session: this.#view(session, session.record.user) };
+      scope.issued = session;
+      return { token, session, user: session.record.user };
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.FORBIDDEN)) {
         const known = current === undefined ? {} : sessionFields(current.record);
@@ -186,7 +176,7 @@ export class AuthService {
   }
 
   /** IdP sign-in, then user info (which also warms the cache for `me`). */
-  signin(scope: RequestScope, email: string, password: string): Promise<SessionPayloadView> {
+  signin(scope: RequestScope, email: string, password: string): Promise<SignedIn> {
     return this.#audited(scope, "signin", AuthProvider.IDP, () => this.#signin(scope, email, password));
   }
 
@@ -215,8 +205,8 @@ export class AuthService {
   async signout(scope: RequestScope): Promise<boolean> {
     const current = await scope.session();
     if (current === null) {
-      // A cookie whose session already ended (idle, or elsewhere) is dropped all the same.
-      scope.sessionCookie?.clear();
+      // A client's copy of a session that already ended (idle, or elsewhere) is dropped all the same.
+      scope.sessionEnded();
       return false;
     }
     return this.sessions.withLock(current.record.id, async (locked) => {
@@ -291,19 +281,17 @@ export class AuthService {
   }
 
   /** The signed-in user, or null. */
-  async me(scope: RequestScope): Promise<UserView | null> {
+  async me(scope: RequestScope): Promise<User | null> {
     const current = await scope.session();
-    if (current === null) return null;
-    const user = await this.#currentUser(scope, current);
-    return user === null ? null : toUserView(user);
+    return current === null ? null : this.#currentUser(scope, current);
   }
 
-  /** The current session, or null. */
-  async session(scope: RequestScope): Promise<SessionView | null> {
+  /** The current session with its user, or null. */
+  async session(scope: RequestScope): Promise<CurrentSession | null> {
     const current = await scope.session();
     if (current === null) return null;
     const user = await this.#currentUser(scope, current);
-    return user === null ? null : this.#view(current, user);
+    return user === null ? null : { session: current, user };
   }
 
   /** Spine users are as A001/A002 described them; IdP users are read fresh (through the cache). */
@@ -367,11 +355,12 @@ export class AuthService {
     event: AuditEventName,
     provider: AuthProvider,
     work: () => Promise<SignedIn>,
-  ): Promise<SessionPayloadView> {
+  ): Promise<SignedIn> {
     try {
-      const { token, session, user } = await work();
-      this.audit.record(scope, event, "success", sessionFields(session.record));
-      return { token: this.#issue(scope, token, session), session: this.#view(session, user) };
+      const signedIn = await work();
+      this.audit.record(scope, event, "success", sessionFields(signedIn.session.record));
+      scope.issued = signedIn.session;
+      return signedIn;
     } catch (error) {
       if (!(error instanceof GatewayError && error.code === ErrorCode.RATE_LIMITED)) {
         this.audit.record(scope, event, "failure", { provider, reason: reasonOf(error) });
@@ -389,52 +378,9 @@ export class AuthService {
   /** Ends the request's session (whichever of its tokens is current); null if it had already ended. */
   async #end(scope: RequestScope, current: ActiveSession): Promise<SessionRecord | null> {
     const ended = await this.sessions.end(current.record.id, current);
-    scope.forgetSession();
-    scope.sessionCookie?.clear();
+    scope.sessionEnded();
     return ended;
   }
-
-  /**
-   * Hands a new token to the client: in the payload, or in cookie mode in the cookie, which
-   * then lives until the session's absolute limit. It may outlive an idle expiry; the gateway
-   * refuses that session all the same, so the cookie is then merely stale.
-   */
-  #issue(scope: RequestScope, token: string, session: ActiveSession): string | null {
-    scope.issued = session;
-    if (scope.sessionCookie === undefined) return token;
-    scope.sessionCookie.set(token, this.sessions.lifetimeLeftMs(session.record));
-    return null;
-  }
-
-  #view(session: ActiveSession, user: User): SessionView {
-    const { record } = session;
-    return {
-      id: record.id,
-      provider: record.credential.provider,
-      user: toUserView(user),
-      permission: record.permission,
-      roleSelected: record.permission !== null,
-      createdAt: new Date(record.createdAt),
-      expiresAt: new Date(session.expiresAt),
-    };
-  }
-}
-
-/**
- * Views already made, by user object. A warm request gets the very user object the last one got
- * (the store's decoded values are shared and frozen), so its view is made once, not per request;
- * the graph's DateTime checks a text with a long regular expression at every answer, a Date not.
- */
-const userViews = new WeakMap<User, UserView>();
-
-function toUserView(user: User): UserView {
-  let view = userViews.get(user);
-  if (view === undefined) {
-    // `id` first: V8 (Node 20) gives `{ ...user, id }` a hidden class of its own every time.
-    view = Object.freeze({ id: globalUserId(user), ...user, lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt) });
-    userViews.set(user, view);
-  }
-  return view;
 }
 
 /** What may be logged of an error: its name and message, which never carry secrets here. */

@@ -4,8 +4,12 @@ import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
 import type { CounterStore, KeyValueStore } from "../store/store.js";
 
-/** The limits (documented where the settings are read) and the clock. */
+/** The limits (documented where the settings are read), where the counts live, and the clock. */
 export interface LoginThrottleOptions extends LoginLimitOptions {
+  /** The attempt windows, shared by every instance. */
+  counters: CounterStore;
+  /** Locked accounts: until when, by account key. */
+  locks: KeyValueStore<number>;
   /** The clock; tests move it rather than sleep. */
   now: () => number;
 }
@@ -47,9 +51,9 @@ export class LoginThrottle {
   readonly #locks: KeyValueStore<number>;
   readonly #options: LoginThrottleOptions;
 
-  constructor(counters: CounterStore, locks: KeyValueStore<number>, options: LoginThrottleOptions) {
-    this.#counters = counters;
-    this.#locks = locks;
+  constructor(options: LoginThrottleOptions) {
+    this.#counters = options.counters;
+    this.#locks = options.locks;
     this.#options = options;
   }
 

@@ -4,6 +4,16 @@ import type { User } from "../domain/user.js";
 import { storeKeyOf } from "../sessions/session-token.js";
 import type { KeyValueStore } from "../store/store.js";
 
+export interface UserInfoCacheOptions {
+  idp: IdpClient;
+  /** Shared by every instance; keyed by the token's hash. */
+  cache: KeyValueStore<User>;
+  /** How long an answer is reused (`USERINFO_TTL_MS`); 0 turns the cache off. */
+  ttlMs: number;
+  /** Hears how each read that is not joined to one in flight went, for metrics. */
+  onRead?: (result: "hit" | "miss" | "bypass") => void;
+}
+
 /**
  * IdP user info by access token, read through a shared cache (so every instance reuses an
  * answer for `ttlMs`) and de-duplicated while in flight (so a burst of requests for one
@@ -16,12 +26,11 @@ export class UserInfoCache {
   readonly #inFlight = new Map<string, Promise<User>>();
   readonly #onRead: ((result: "hit" | "miss" | "bypass") => void) | undefined;
 
-  /** `onRead` hears how each read that is not joined to one in flight went, for metrics. */
-  constructor(idp: IdpClient, cache: KeyValueStore<User>, ttlMs: number, onRead?: (result: "hit" | "miss" | "bypass") => void) {
-    this.#idp = idp;
-    this.#cache = cache;
-    this.#ttlMs = ttlMs;
-    this.#onRead = onRead;
+  constructor(options: UserInfoCacheOptions) {
+    this.#idp = options.idp;
+    this.#cache = options.cache;
+    this.#ttlMs = options.ttlMs;
+    this.#onRead = options.onRead;
   }
 
   /**

@@ -18,7 +18,7 @@ export const SESSION_COOKIE_NAME = "__Host-session";
 const ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict";
 
 /** A `Set-Cookie` value carrying a session token for `maxAgeMs` (rounded down to whole seconds, never past the session's end). */
-export function sessionCookie(token: string, maxAgeMs: number): string {
+export function sessionCookieHeader(token: string, maxAgeMs: number): string {
   return `${SESSION_COOKIE_NAME}=${token}; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}; ${ATTRIBUTES}`;
 }
 

@@ -7,6 +7,7 @@ import type { GatewayContext } from "../graph/context.js";
 import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { FastPath } from "../graphql/fast-path.js";
+import type { IncomingGraphqlRequest } from "./request-context.js";
 import type { WebSites } from "./static.js";
 
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
@@ -14,21 +15,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpServerOptions {
   apollo: ApolloServer<GatewayContext>;
-  /** Builds the context of one GraphQL request. */
-  context: (request: {
-    requestId: string;
-    authorization: string | undefined;
-    /** The socket's peer and X-Forwarded-For, from which the client address is told. */
-    peer: string | undefined;
-    forwardedFor: string | undefined;
-    /** True on `/subgraph` once the router's secret was checked: the router appended the client's address to X-Forwarded-For. */
-    viaRouter: boolean;
-    /** The `Cookie` header, and a way to add a `Set-Cookie` to the answer (cookie mode). */
-    cookie: string | undefined;
-    setCookie: (cookie: string) => void;
-    /** The request's logger (with its request id), made on first use. */
-    log: () => Logger;
-  }) => GatewayContext;
+  /** Builds the context of one GraphQL request (src/http/request-context.ts). */
+  context: (request: IncomingGraphqlRequest) => GatewayContext;
   /** The readiness of the store and the backends: names of what is down, empty when ready. */
   readiness: () => Promise<Record<string, "up" | "down">>;
   log: Logger;

@@ -29,6 +29,12 @@ const LOCK_RETRY_FIRST_MS = 5;
 const LOCK_RETRY_MAX_MS = 50;
 
 export interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs" | "maxPerUser"> {
+  /** Where session records live, by the hash of their token. */
+  store: KeyValueStore<SessionRecord>;
+  /** Session ids by when they expire, for the sweep. */
+  expiries: ExpiryIndex;
+  /** Shared across instances: each session's current token, its lock, each user's sessions. */
+  coordination: SessionCoordination;
   /** The clock; tests move it rather than sleep. */
   now: () => number;
   /**
@@ -65,10 +71,10 @@ export class SessionService {
    */
   readonly #touchIntervalMs: number;
 
-  constructor(store: KeyValueStore<SessionRecord>, expiries: ExpiryIndex, shared: SessionCoordination, options: SessionServiceOptions) {
-    this.#store = store;
-    this.#expiries = expiries;
-    this.#shared = shared;
+  constructor(options: SessionServiceOptions) {
+    this.#store = options.store;
+    this.#expiries = options.expiries;
+    this.#shared = options.coordination;
     this.#options = options;
     this.#touchIntervalMs = Math.min(60_000, Math.floor(options.idleTimeoutMs / 10));
   }

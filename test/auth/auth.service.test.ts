@@ -7,8 +7,9 @@ import { UserInfoCache } from "../../src/auth/user-info.cache.js";
 import { IdpClient } from "../../src/backends/idp/idp.client.js";
 import { SpineClient } from "../../src/backends/spine/spine.client.js";
 import { StoreError } from "../../src/errors/backend-error.js";
-import { sessionCoordination } from "../../src/gateway.js";
-import { requestScope } from "../../src/graph/context.js";
+import { sessionCoordination } from "../../src/composition/store.js";
+import { toUserView } from "../../src/graph/user/user.view.js";
+import { requestScope } from "../../src/http/request-context.js";
 import { AuditTrail, hashSessionId } from "../../src/observability/audit.js";
 import type { SessionRecord } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
@@ -42,6 +43,7 @@ describe("AuthService with a session store that cannot be written", () => {
   const scope: RequestScope = {
     session: async () => null,
     forgetSession: () => {},
+    sessionEnded: () => {},
     userInfo: undefined as never,
     log: pino({ level: "silent" }),
     clientAddress: "127.0.0.1",
@@ -61,14 +63,14 @@ describe("AuthService with a session store that cannot be written", () => {
       delete: async () => {},
     };
     const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });
-    auth = new AuthService(
-      new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
-      idpClient,
-      new SessionService(failingWrites, store.expiryIndex("session"), sessionCoordination(store), SESSION_OPTIONS),
-      new UserInfoCache(idpClient, store.namespace("userinfo"), 0),
-      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
-      new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
-    );
+    auth = new AuthService({
+      spine: new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
+      idp: idpClient,
+      sessions: new SessionService({ store: failingWrites, expiries: store.expiryIndex("session"), coordination: sessionCoordination(store), ...SESSION_OPTIONS }),
+      userInfo: new UserInfoCache({ idp: idpClient, cache: store.namespace("userinfo"), ttlMs: 0 }),
+      throttle: new LoginThrottle({ counters: store.counters("login"), locks: store.namespace("login-lock"), ...LOGIN_LIMITS }),
+      audit: new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
+    });
   });
   afterAll(async () => {
     await store.close();
@@ -113,23 +115,23 @@ describe("AuthService sessions as stored", () => {
     idp = await startIdpSimulator();
     store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     records = store.namespace<SessionRecord>("session");
-    sessions = new SessionService(records, store.expiryIndex("session"), sessionCoordination(store), SESSION_OPTIONS);
+    sessions = new SessionService({ store: records, expiries: store.expiryIndex("session"), coordination: sessionCoordination(store), ...SESSION_OPTIONS });
     const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });
-    userInfo = new UserInfoCache(idpClient, store.namespace("userinfo"), 60_000);
+    userInfo = new UserInfoCache({ idp: idpClient, cache: store.namespace("userinfo"), ttlMs: 60_000 });
     audit = new AuditTrail({
       destination: { write: (line: string) => auditLines.push(JSON.parse(line) as Record<string, unknown>) },
       log: pino({ level: "silent" }),
       now: Date.now,
       spineAsid: SPINE_DEMO.asid,
     });
-    auth = new AuthService(
-      new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
-      idpClient,
+    auth = new AuthService({
+      spine: new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
+      idp: idpClient,
       sessions,
       userInfo,
-      new LoginThrottle(store.counters("login"), store.namespace("login-lock"), LOGIN_LIMITS),
+      throttle: new LoginThrottle({ counters: store.counters("login"), locks: store.namespace("login-lock"), ...LOGIN_LIMITS }),
       audit,
-    );
+    });
   });
   afterAll(async () => {
     await store.close();
@@ -142,15 +144,15 @@ describe("AuthService sessions as stored", () => {
     const stored = await records.get(storeKeyOf(signedIn.token!));
     expect(stored?.user).toEqual({ provider: "IDP", identifier: "6" });
     expect(JSON.stringify(stored)).not.toMatch(/profiles|groups|Rahima/);
-    expect(signedIn.session.user).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun", groups: ["Provider", "MCI Approver", "API Consumer"] });
-    expect(signedIn.session.user.profiles).toHaveLength(4);
+    expect(toUserView(signedIn.user)).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun", groups: ["Provider", "MCI Approver", "API Consumer"] });
+    expect(signedIn.user.profiles).toHaveLength(4);
     expect(auditLines.at(-1)).toMatchObject({ event: "signin", outcome: "success", userId: "idp:6" });
   });
 
   it("stores a Spine session with the whole user, as A001 described them", async () => {
     const created = await auth.createSpineSession(scopeFor(undefined), SPINE_DEMO.users[0]!.smartcardToken);
 
-    const { id, ...shown } = created.session.user;
+    const { id, ...shown } = toUserView(created.user);
     expect(id).toBe("spine:555020964101");
     expect(shown.permissions).toEqual(SPINE_DEMO.users[0]!.permissions);
     expect((await records.get(storeKeyOf(created.token!)))?.user).toEqual(shown);
@@ -167,7 +169,7 @@ describe("AuthService sessions as stored", () => {
     await records.set(storeKeyOf(token), earlier, 60_000);
     expect(JSON.stringify(await records.get(storeKeyOf(token)))).toContain('"profiles"');
 
-    expect(await auth.me(scopeFor(token))).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun" });
+    expect(await auth.me(scopeFor(token))).toMatchObject({ provider: "IDP", identifier: "6", displayName: "Dr. Rahima Khatun" });
     expect(await auth.signout(scopeFor(token))).toBe(true);
     expect(auditLines.at(-1)).toMatchObject({ event: "signout", outcome: "success", provider: "IDP", userId: "idp:6", sessionIdHash: hashSessionId(earlier.id) });
     expect(await records.get(storeKeyOf(token))).toBeUndefined();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { SHUTDOWN_LIMIT_MS } from "../../src/gateway.js";
+import { SHUTDOWN_LIMIT_MS } from "../../src/composition/lifecycle.js";
 import { OUTPUT_CLOSE_TIMEOUT_MS } from "../../src/logging/stream-output.js";
 import { CreateSessionDocument } from "../generated/operations.js";
 import { GatewayProcess } from "../support/gateway-process.js";

@@ -5,15 +5,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
-import { sessionCoordination } from "../../src/gateway.js";
+import { sessionCoordination } from "../../src/composition/store.js";
 import { AuthProvider } from "../../src/domain/user.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "../../src/sessions/session.js";
-import { SessionService } from "../../src/sessions/session.service.js";
+import { SessionService, type SessionServiceOptions } from "../../src/sessions/session.service.js";
 import { SPINE_DEMO } from "../../src/simulators/index.js";
 import { Store } from "../../src/store/store.js";
 
 const OPTIONS = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxPerUser: 10, lockTtlMs: 200, now: Date.now };
 const user = SPINE_DEMO.users[0]!;
+
+/** Where the service keeps sessions and coordinates them, as the gateway builds them. */
+function stored(store: Store): Pick<SessionServiceOptions, "store" | "expiries" | "coordination"> {
+  return { store: store.namespace<SessionRecord>("session"), expiries: store.expiryIndex("session"), coordination: sessionCoordination(store) };
+}
 
 /** A Spine session of a user of its own, as A001 would describe them. */
 function spineSession(): NewSession {
@@ -43,7 +48,7 @@ describe("SessionService changes of one session", () => {
   let sessions: SessionService;
   beforeAll(() => {
     store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
-    sessions = new SessionService(store.namespace<SessionRecord>("session"), store.expiryIndex("session"), sessionCoordination(store), OPTIONS);
+    sessions = new SessionService({ ...stored(store), ...OPTIONS });
   });
   afterAll(() => store.close());
 
@@ -109,7 +114,7 @@ describe("SessionService changes of one session", () => {
   it("tells a waiter it did not get the lock once its wait (the lock's TTL) is over, rather than wait for ever", async () => {
     const { session } = await open();
     // A holder whose lock lives longer than this service waits: one on another instance with a longer TTL.
-    const other = new SessionService(store.namespace<SessionRecord>("session"), store.expiryIndex("session"), sessionCoordination(store), { ...OPTIONS, lockTtlMs: 5_000 });
+    const other = new SessionService({ ...stored(store), ...OPTIONS, lockTtlMs: 5_000 });
     let release!: () => void;
     const holding = other.withLock(session.record.id, () => new Promise<void>((resolve) => (release = resolve)));
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -126,7 +131,7 @@ describe("SessionService changes of one session", () => {
 
   it("leaves no entry of a session in its user's index, nor its current-token register, once it ended or expired", async () => {
     let now = Date.now();
-    const clocked = new SessionService(store.namespace<SessionRecord>("session"), store.expiryIndex("session"), sessionCoordination(store), { ...OPTIONS, now: () => now });
+    const clocked = new SessionService({ ...stored(store), ...OPTIONS, now: () => now });
     const users = store.cappedIndex("user-sessions");
     const signedOut = await clocked.open(spineSession());
     const forgotten = await clocked.open(spineSession());

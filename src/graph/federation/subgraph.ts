@@ -4,6 +4,8 @@ import { execute, parse, type GraphQLSchema } from "graphql";
 import { createResolversMap } from "type-graphql";
 import type { GatewayContext } from "../context.js";
 import { gatewaySchema } from "../schema.js";
+import { toSessionView } from "../session/session.view.js";
+import { toUserView } from "../user/user.view.js";
 import { credentialsResolvers, credentialsTypeDefs } from "./credentials.js";
 
 /** The Federation 2 directives the subgraph uses; nothing else is imported from the spec. */
@@ -40,17 +42,18 @@ function referenceResolvers(resolvers: Record<string, object>): Record<string, o
     Session: {
       ...resolvers["Session"],
       __resolveReference: async ({ id }: { id: string }, { auth, scope }: GatewayContext) => {
-        const session = await auth.session(scope);
-        return session?.id === id ? session : null;
+        const current = await auth.session(scope);
+        return current?.session.record.id === id ? toSessionView(current.session, current.user) : null;
       },
     },
     User: {
       ...resolvers["User"],
       __resolveReference: async ({ id }: { id: string }, { auth, scope }: GatewayContext) => {
         const user = await auth.me(scope);
+        const view = user === null ? null : toUserView(user);
         // A copy: @apollo/subgraph writes `__typename` onto what this returns, and a user view
         // is shared by the requests that read the same user, so it is frozen.
-        return user?.id === id ? { ...user } : null;
+        return view?.id === id ? { ...view } : null;
       },
     },
   };
