@@ -213,7 +213,7 @@ export class Upstream {
     });
     return call.catch((error: unknown) => {
       if (tooLarge) throw new BackendError(backend, "BAD_RESPONSE", endpoint, { cause: { code: "RESPONSE_TOO_LARGE", limitBytes: this.#maxResponseBytes } });
-      throw classify(backend, endpoint, error);
+      throw toBackendError(backend, endpoint, error);
     });
   }
 }
@@ -222,7 +222,7 @@ export class Upstream {
  * got's errors carry the request options (URL with tokens, headers with the API token):
  * they are kept only as a `cause` with those parts cut away, and never printed raw.
  */
-function classify(backend: AuthProvider, endpoint: string, error: unknown): BackendError {
+function toBackendError(backend: AuthProvider, endpoint: string, error: unknown): BackendError {
   if (error instanceof RequestError) {
     const failure = error.code === "ETIMEDOUT" ? "TIMEOUT" : "UNREACHABLE";
     return new BackendError(backend, failure, endpoint, { cause: { code: error.code, name: error.name } });

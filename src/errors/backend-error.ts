@@ -1,4 +1,4 @@
-import { AuthProvider as Backend } from "../domain/user.js";
+import type { AuthProvider } from "../domain/user.js";
 
 /**
  * What went wrong in a call to a backend, in the project's own words. Clients of the
@@ -29,7 +29,7 @@ export class BackendError extends Error {
   override readonly name = "BackendError";
 
   constructor(
-    readonly backend: Backend,
+    readonly backend: AuthProvider,
     readonly failure: BackendFailure,
     /** Endpoint template, e.g. `A002` or `GET /sso/token/{token}`: safe to log. */
     readonly endpoint: string,
@@ -49,14 +49,5 @@ export class BackendError extends Error {
 
   get ersCode(): string | undefined {
     return this.details.ersCode;
-  }
-}
-
-/** The session store could not be read or written. The gateway fails closed on it. */
-export class StoreError extends Error {
-  override readonly name = "StoreError";
-
-  constructor(operation: string, cause: unknown) {
-    super(`session store ${operation} failed`, { cause });
   }
 }

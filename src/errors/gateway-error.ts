@@ -1,5 +1,6 @@
 import { ArgumentValidationError } from "type-graphql";
-import { BackendError, StoreError } from "./backend-error.js";
+import { BackendError } from "./backend-error.js";
+import { StoreError } from "./store-error.js";
 import { AuthProvider as Backend } from "../domain/user.js";
 import { ErrorCode } from "./error-codes.js";
 

@@ -1,6 +1,7 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import type { DocumentNode, GraphQLError, OperationDefinitionNode } from "graphql";
-import { BackendError, StoreError } from "../errors/backend-error.js";
+import { BackendError } from "../errors/backend-error.js";
+import { StoreError } from "../errors/store-error.js";
 import { publicView } from "../errors/mask.js";
 import type { GatewayContext } from "../graph/context.js";
 import { rootFields } from "./root-fields.js";

@@ -1,6 +1,6 @@
 import KeyvRedis, { createClient, type RedisClientType } from "@keyv/redis";
 import { Keyv } from "keyv";
-import { StoreError } from "../errors/backend-error.js";
+import { StoreError } from "../errors/store-error.js";
 import { ExpiringMemoryStore } from "./memory-store.js";
 
 /** A typed namespace of the store. Every operation fails with StoreError, never silently. */

@@ -6,7 +6,7 @@ import { LoginThrottle } from "../../src/auth/login-throttle.js";
 import { UserInfoCache } from "../../src/auth/user-info.cache.js";
 import { IdpClient } from "../../src/backends/idp/idp.client.js";
 import { SpineClient } from "../../src/backends/spine/spine.client.js";
-import { StoreError } from "../../src/errors/backend-error.js";
+import { StoreError } from "../../src/errors/store-error.js";
 import { sessionCoordination } from "../../src/composition/store.js";
 import { toUserView } from "../../src/graph/user/user.view.js";
 import { requestScope } from "../../src/http/request-context.js";

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { ArgumentValidationError } from "type-graphql";
 import { AuthProvider } from "../../src/domain/user.js";
-import { BackendError, StoreError, type BackendFailure } from "../../src/errors/backend-error.js";
+import { BackendError, type BackendFailure } from "../../src/errors/backend-error.js";
+import { StoreError } from "../../src/errors/store-error.js";
 import { ErrorCode } from "../../src/errors/error-codes.js";
 import { GatewayError, toPublicError } from "../../src/errors/gateway-error.js";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { StoreError } from "../../src/errors/backend-error.js";
+import { StoreError } from "../../src/errors/store-error.js";
 import { ExpiringMemoryStore } from "../../src/store/memory-store.js";
 import { Store } from "../../src/store/store.js";
 import { describeWithRedis } from "../support/redis.js";
