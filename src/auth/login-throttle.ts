@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { LoginLimitOptions } from "../config/config.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { GatewayError } from "../errors/gateway-error.js";
 import type { CounterStore, KeyValueStore } from "../store/store.js";
+import { sha256 } from "../crypto/sha256.js";
 
 /** The limits (documented where the settings are read), where the counts live, and the clock. */
 export interface LoginThrottleOptions extends LoginLimitOptions {
@@ -123,8 +123,8 @@ export class LoginThrottle {
    */
   #keys(attempt: LoginAttempt): LoginKeys {
     const now = this.#options.now();
-    const account = hash(`${attempt.flow}:${attempt.flow === "signin" ? attempt.account.trim().toLowerCase() : attempt.account}`);
-    const address = hash(attempt.address);
+    const account = sha256(`${attempt.flow}:${attempt.flow === "signin" ? attempt.account.trim().toLowerCase() : attempt.account}`, "base64url");
+    const address = sha256(attempt.address, "base64url");
     return {
       account: `account:${account}`,
       accountWindow: `account:${account}:${Math.floor(now / this.#options.accountWindowMs)}`,
@@ -132,8 +132,4 @@ export class LoginThrottle {
       addressWindow: `address:${address}:${Math.floor(now / this.#options.addressWindowMs)}`,
     };
   }
-}
-
-function hash(value: string): string {
-  return createHash("sha256").update(value).digest("base64url");
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
@@ -9,6 +9,7 @@ import type { GatewayMetrics } from "../observability/metrics.js";
 import type { FastPath } from "../graphql/fast-path.js";
 import type { IncomingGraphqlRequest } from "./request-context.js";
 import type { WebSites } from "./static.js";
+import { sha256 } from "../crypto/sha256.js";
 
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -154,8 +155,7 @@ function applyLimits(server: Server, limits: HttpLimitOptions): void {
 
 /** Compares digests, so the time taken tells nothing of the secret, not even its length. */
 function sameSecret(presented: string | undefined, secret: string): boolean {
-  const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
-  return presented !== undefined && timingSafeEqual(digest(presented), digest(secret));
+  return presented !== undefined && timingSafeEqual(sha256(presented), sha256(secret));
 }
 
 /** OK, or the request's error codes sorted and joined (`FORBIDDEN`, `UNAUTHENTICATED,UPSTREAM_UNAVAILABLE`). */

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { pino } from "pino";
 import type { Logger } from "pino";
 import { globalUserId, type AuthProvider } from "../domain/user.js";
@@ -6,6 +5,7 @@ import { toPublicError } from "../errors/gateway-error.js";
 import { logField } from "../logging/logger.js";
 import { StreamOutput } from "../logging/stream-output.js";
 import type { SessionRecord } from "../sessions/session.js";
+import { sha256 } from "../crypto/sha256.js";
 
 /** What happened. `refused.*` are refusals before anything was done for the caller. */
 export type AuditEventName =
@@ -171,7 +171,7 @@ export class AuditTrail {
 
 /** The session's public id, hashed: events of one session share it, and it cannot be matched with ids clients hold. */
 export function hashSessionId(sessionId: string): string {
-  return createHash("sha256").update(sessionId).digest("hex");
+  return sha256(sessionId, "hex");
 }
 
 /** What an audit event says of a stored session: who, in which role, which session. */

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { sha256 } from "../crypto/sha256.js";
 
 /** 32 random bytes, base64url: 43 characters, 256 bits of entropy. */
 export function newSessionToken(): string {
@@ -17,7 +18,7 @@ export function isWellFormedToken(token: string): boolean {
  * a backup) yields no token a client could present.
  */
 export function storeKeyOf(token: string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  return sha256(token, "base64url");
 }
 
 /** The public, non-secret id of a session (`Session.id`): unrelated to the token. */

@@ -1,3 +1,4 @@
+import { isObject } from "../backends/wire.js";
 import { listen } from "../http/listen.js";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -102,11 +103,6 @@ export function headerOf(req: SimRequest, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** True for a plain JSON object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** Starts a simulated backend: its routes plus faults, the call log and the `/__sim/` control API. */
 export async function startSimServer(spec: SimServerSpec): Promise<SimulatorHandle> {
   const routes = spec.routes.map(compileRoute);
@@ -161,7 +157,7 @@ export async function startSimServer(spec: SimServerSpec): Promise<SimulatorHand
       method: "POST",
       path: "/__sim/faults",
       handle: (req) => {
-        if (!isRecord(req.body) || typeof req.body["route"] !== "string") {
+        if (!isObject(req.body) || typeof req.body["route"] !== "string") {
           throw new Error('body must be JSON {"route": "<name>", "fault": {...}}');
         }
         inject(req.body["route"], req.body["fault"] as Fault);
@@ -339,7 +335,7 @@ const FAULT_KINDS = ["latency", "status", "garbage", "wrong-shape", "drop", "res
 
 /** Checks a fault from a test or the control API, so a mistyped one fails loudly instead of arming nothing. */
 function parseFault(value: unknown): Fault {
-  if (!isRecord(value)) throw new TypeError("fault must be an object");
+  if (!isObject(value)) throw new TypeError("fault must be an object");
   const { kind, times } = value;
   if (times !== undefined && !(Number.isInteger(times) && (times as number) > 0)) {
     throw new TypeError("fault.times must be a positive integer");

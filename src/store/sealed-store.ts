@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { KeyValueStore } from "./store.js";
+import { sha256 } from "../crypto/sha256.js";
 
 /** A 32-byte AES-256 key and the short id that names it in sealed values. */
 export interface SealingKey {
@@ -9,7 +10,7 @@ export interface SealingKey {
 
 /** A key's id: the start of its SHA-256, so sealed values say which key opens them without revealing it. */
 export function sealingKey(key: Buffer): SealingKey {
-  return { key, id: createHash("sha256").update(key).digest("base64url").slice(0, 8) };
+  return { key, id: sha256(key, "base64url").slice(0, 8) };
 }
 
 /**

@@ -217,7 +217,7 @@ export class Store {
     }
   }
 
-  /** A typed namespace; its keys are `<name>:<key>` in Redis. */
+  /** A typed namespace; its keys are `<name>::<key>` in Redis (keyv's separator). */
   namespace<T>(name: string): KeyValueStore<T> {
     let keyv = this.#namespaces.get(name);
     if (keyv === undefined) {

@@ -6,8 +6,8 @@ export type TransientFailure = Extract<BackendFailure, "TIMEOUT" | "UNREACHABLE"
 /**
  * How one backend endpoint is called (issue 4). Every client method names its policy beside
  * it, with the reason. The whole call, every attempt and every backoff included, stays within
- * the backend's budget (`SPINE_TIMEOUT_MS` / `IDP_TIMEOUT_MS`, at most 10 s): a user gets an
- * answer by then whatever the backend does.
+ * the backend's budget (`SPINE_TIMEOUT_MS` / `IDP_TIMEOUT_MS`, at most 5 s, so that the two calls one request
+ * may make in a row answer within 10 s): a user gets an answer by then whatever the backend does.
  */
 export interface CallPolicy {
   /** Longest opening the connection of one attempt may take (DNS, TCP, TLS), within the attempt's limit. */

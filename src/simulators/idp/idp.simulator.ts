@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
-import { headerOf, isRecord, startSimServer, type SimRequest, type SimResponse, type SimulatorHandle } from "../sim-server.js";
+import { isObject } from "../../backends/wire.js";
+import { headerOf, startSimServer, type SimRequest, type SimResponse, type SimulatorHandle } from "../sim-server.js";
 import { IDP_DEMO, type Json } from "./idp.seed.js";
 
 /** Options of {@link startIdpSimulator}. */
@@ -73,7 +74,7 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
   const accountOfToken = (token: string | undefined): Account | undefined =>
     token === undefined ? undefined : accounts.find((a) => liveToken(a) === token);
 
-  const formOf = (req: SimRequest): Record<string, unknown> => (isRecord(req.body) ? req.body : {});
+  const formOf = (req: SimRequest): Record<string, unknown> => (isObject(req.body) ? req.body : {});
 
   const handle = await startSimServer({
     host: options.host,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { isObject } from "../../backends/wire.js";
 import {
   headerOf,
-  isRecord,
   startSimServer,
   type SimRequest,
   type SimResponse,
@@ -57,7 +57,7 @@ export async function startSpineSimulator(options: SpineSimulatorOptions = {}): 
 
   /** The 422s both A001 and A002 share: body, typeInfo and token must be there before anything else is looked at. */
   function validateEnvelope(req: SimRequest): SimResponse | { body: Record<string, unknown>; token: string } {
-    if (req.malformedBody || !isRecord(req.body)) {
+    if (req.malformedBody || !isObject(req.body)) {
       return operationOutcome("INVALID_VALUE", "request body: must be a JSON ProfessionalSession object");
     }
     if (req.body["typeInfo"] !== TYPE_INFO) return operationOutcome("INVALID_VALUE", `typeInfo: must be ${TYPE_INFO}`);
@@ -99,7 +99,7 @@ export async function startSpineSimulator(options: SpineSimulatorOptions = {}): 
           // A valid key presented with another user's token is "not the caller's" session (spine.md A002).
           if (envelope.token !== session.token) return FORBIDDEN;
           const wanted = envelope.body["permission"];
-          if (!isRecord(wanted)) return operationOutcome("MISSING_VALUE", "permission: may not be null");
+          if (!isObject(wanted)) return operationOutcome("MISSING_VALUE", "permission: may not be null");
           const held = session.user.permissions.find(
             (p) => p.businessFunction === wanted["businessFunction"] && p.orgIdentifier === wanted["orgIdentifier"],
           );
