@@ -8,6 +8,7 @@ import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { FastPath } from "../graphql/fast-path.js";
 import type { IncomingGraphqlRequest } from "./request-context.js";
+import { sendGraphqlError, sendJson } from "./json-response.js";
 import type { WebSites } from "./static.js";
 import { sha256 } from "../crypto/sha256.js";
 
@@ -113,14 +114,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
         // exists, so no store or backend is touched.
         if (!sameSecret(header(req, ROUTER_SECRET_HEADER), subgraph.routerSecret)) {
           req.resume();
-          json(res, 401, { errors: [{ message: "This endpoint answers the router only.", extensions: { code: "UNAUTHENTICATED" } }] });
+          sendGraphqlError(res, 401, "UNAUTHENTICATED", "This endpoint answers the router only.");
           return;
         }
         context = graphqlContext(true);
         // The fast path knows the public schema's queries only.
         await graphql(subgraph.apollo, undefined, req, res, context, { refusalsAsOk: true });
       } else if (path === "/healthz") {
-        json(res, 200, { status: "ok" });
+        sendJson(res, 200, { status: "ok" });
       } else if (path === "/metrics" && metrics !== undefined) {
         const { contentType, body } = await metrics.exposition();
         res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
@@ -128,14 +129,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
       } else if (path === "/readyz") {
         const checks = await options.readiness();
         const down = Object.keys(checks).filter((name) => checks[name] === "down");
-        json(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: "ready", checks } : { status: "unavailable", down, checks });
+        sendJson(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: "ready", checks } : { status: "unavailable", down, checks });
       } else if (!(await options.sites?.(res, path))) {
-        json(res, 404, { error: "not found" });
+        sendJson(res, 404, { error: "not found" });
       }
     };
     route().catch((error: unknown) => {
       requestLog().error({ err: error }, "request failed outside GraphQL");
-      if (!res.headersSent) json(res, 500, { errors: [{ message: "Internal server error.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+      if (!res.headersSent) sendGraphqlError(res, 500, "INTERNAL_SERVER_ERROR", "Internal server error.");
       else res.destroy();
     });
   });
@@ -183,7 +184,7 @@ async function graphql(
 ): Promise<void> {
   const body = await readBody(req);
   if (body === "too-large") {
-    return requestError(res, 413, "The request body is too large.");
+    return sendGraphqlError(res, 413, "BAD_REQUEST", "The request body is too large.");
   }
   let parsed: unknown;
   if (body.length > 0 && /^application\/(graphql-response\+)?json\b/i.test(header(req, "content-type") ?? "")) {
@@ -192,7 +193,7 @@ async function graphql(
       // could escape a surrogate, and only an escape can (see refuseLoneSurrogates).
       parsed = SURROGATE_ESCAPE.test(body) ? JSON.parse(body, refuseLoneSurrogates) : JSON.parse(body);
     } catch (error) {
-      return requestError(res, 400, error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.");
+      return sendGraphqlError(res, 400, "BAD_REQUEST", error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.");
     }
   }
   // The fast path checks the method and content type itself: what it may answer is what Apollo's CSRF prevention accepts (see there).
@@ -266,15 +267,6 @@ function readBody(req: IncomingMessage): Promise<string | "too-large"> {
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
-}
-
-function requestError(res: ServerResponse, status: number, message: string): void {
-  json(res, status, { errors: [{ message, extensions: { code: "BAD_REQUEST" } }] });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
-  res.end(JSON.stringify(body));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

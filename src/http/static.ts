@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import type { ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import type { DemoUsers } from "../simulators/index.js";
+import { sendJson } from "./json-response.js";
 
 /** Where the example app is served. */
 export const APP_PATH = "/app/";
@@ -116,8 +117,7 @@ function staticSite(
 }
 
 function notFound(res: ServerResponse, message = "not found"): void {
-  res.writeHead(404, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
-  res.end(JSON.stringify({ error: message }));
+  sendJson(res, 404, { error: message });
 }
 
 /** The folder holding package.json: two levels up from src/http when run from source, three from dist/src/http. */
