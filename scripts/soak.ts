@@ -15,12 +15,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { answering, freePort, startSimulators, stop } from "./support/processes.js";
 
 const PROBE = "SOAK_MEMORY_PROBE";
 
@@ -460,62 +460,6 @@ function peakRss(pid: number): number | undefined {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitUntilReady(url: string, gateway: ChildProcess): Promise<void> {
-  const deadline = performance.now() + 20_000;
-  while (performance.now() < deadline) {
-    if (gateway.exitCode !== null) throw new Error(`the gateway exited with code ${gateway.exitCode} during start-up`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the gateway was not ready within 20 s");
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(killer);
-}
-
-/**
- * Both simulators in a process of their own (`npm run simulators` on free ports), so neither
- * the virtual users nor the gateway share an event loop with them.
- */
-async function startSimulators(): Promise<{ process: ChildProcess; spine: string; idp: string }> {
-  const main = fileURLToPath(new URL("../src/simulators/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env["PATH"], SPINE_SIM_PORT: "0", IDP_SIM_PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
-  let printed = "";
-  const urls = await new Promise<{ spine: string; idp: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the simulators did not start within 10 s")), 10_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      printed += chunk.toString("utf8");
-      const spine = /^Spine e-RS simulator\s+(http:\S+)/m.exec(printed)?.[1];
-      const idp = /^IdP SSO simulator\s+(http:\S+)/m.exec(printed)?.[1];
-      if (spine !== undefined && idp !== undefined) {
-        clearTimeout(timer);
-        resolve({ spine, idp });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the simulators exited with code ${code}`)));
-  });
-  child.stdout!.resume();
-  return { process: child, ...urls };
-}
-
 const MB = 1024 * 1024;
 const mb = (bytes: number): string => (bytes / MB).toFixed(1);
 const signedMb = (bytes: number): string => `${bytes >= 0 ? "+" : ""}${mb(bytes)}`;
@@ -586,7 +530,7 @@ async function main(): Promise<boolean> {
   process.once("SIGINT", () => void stopEverything().then(() => process.exit(130)));
 
   try {
-    await waitUntilReady(url, gateway);
+    await answering(`${url}/readyz`, gateway, { withinMs: 20_000, ready200: true });
     const driverLoop = monitorEventLoopDelay({ resolution: 10 });
     driverLoop.enable();
     const backends: Backends = { spineUsers: SPINE_DEMO.users, idpUsers: IDP_DEMO.users };

@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +18,7 @@ import { parseArgs } from "node:util";
 import autocannon, { type Request, type Result } from "autocannon";
 import { IDP_DEMO } from "../../src/simulators/idp/idp.seed.js";
 import { composeSupergraph } from "../compose-supergraph.js";
+import { answering, freePort, startSimulators, stop } from "../support/processes.js";
 import { SPINE_DEMO } from "../../src/simulators/spine/spine.seed.js";
 
 interface Settings {
@@ -158,7 +158,7 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
       `bench: ${options.connections} connections, ${options.seconds} s per row after ${options.warmupSeconds} s of warm-up, ${options.sessions} sessions for memory; ` +
         `Node ${process.version}; gateway log ${logPath}\n`,
     );
-    const simulators = await startSimulators(children);
+    const simulators = await startSimulatorsFor(children);
     const gatewayEnv = (extra: Record<string, string>): Record<string, string> => ({
       SPINE_URL: simulators.spine,
       SPINE_ASID: SPINE_DEMO.asid,
@@ -344,43 +344,11 @@ async function clearCalls(simulators: { spine: string; idp: string }): Promise<v
   await Promise.all([simulators.spine, simulators.idp].map((base) => fetch(`${base}/__sim/calls`, { method: "DELETE" }).catch(() => undefined)));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once `url` answers any HTTP request; rejects if the process exits first or 15 s pass. */
-async function answering(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`a benchmark process exited with code ${child.exitCode} before answering`);
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`${url} did not answer within 15 s`);
-}
-
-async function startSimulators(children: ChildProcess[]): Promise<{ spine: string; idp: string }> {
-  const [spinePort, idpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(DIST, "src/simulators/main.js")], {
-    env: { PATH: process.env["PATH"], SPINE_SIM_PORT: String(spinePort), IDP_SIM_PORT: String(idpPort) },
-    stdio: "ignore",
-  });
+/** The simulators, in the list of processes the run stops at its end. */
+async function startSimulatorsFor(children: ChildProcess[]): Promise<{ spine: string; idp: string }> {
+  const { process: child, spine, idp } = await startSimulators();
   children.push(child);
-  const urls = { spine: `http://127.0.0.1:${spinePort}`, idp: `http://127.0.0.1:${idpPort}` };
-  await answering(urls.spine, child);
-  await answering(urls.idp, child);
-  return urls;
+  return { spine, idp };
 }
 
 async function startGateway(children: ChildProcess[], env: Record<string, string>, logFd: number): Promise<string> {
@@ -392,7 +360,7 @@ async function startGateway(children: ChildProcess[], env: Record<string, string
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  await answering(`${url}/healthz`, child);
+  await answering(`${url}/healthz`, child, { withinMs: 15_000 });
   return url;
 }
 
@@ -426,18 +394,6 @@ function sessionMemory(sessions: number, kind: "idp" | "spine"): Promise<Session
   return new Promise((resolve, reject) => {
     child.once("message", (message) => resolve(message as SessionMemory));
     child.once("exit", (code) => reject(new Error(`the memory probe exited with code ${code}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill("SIGTERM");
   });
 }
 

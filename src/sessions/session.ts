@@ -17,8 +17,6 @@ export interface IdpCredential {
   email: string;
 }
 
-export type BackendCredential = SpineCredential | IdpCredential;
-
 /** Who a session is for, by the ids that name them in the graph and the audit trail. */
 export type UserReference = Pick<User, "provider" | "identifier">;
 
