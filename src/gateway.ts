@@ -29,7 +29,8 @@ import { InFlightCalls } from "./sessions/in-flight.js";
 import type { SessionRecord } from "./sessions/session.js";
 import { SessionService } from "./sessions/session.service.js";
 import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
-import { Store, type KeyValueStore } from "./store/store.js";
+import type { RedisSettings } from "./store/redis/connection.js";
+import { openStore, type KeyValueStore, type Store } from "./store/store.js";
 
 /** Settings with both backends' URLs known (the simulators, if any, already started). */
 export type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
@@ -98,10 +99,14 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     },
   });
 
-  const store = new Store({
-    redisUrl: config.redisUrl,
+  const store = openStore({
+    redis: config.redis,
     operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
     onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
+    onDataLost: () => {
+      metrics.storeDataLost();
+      log.error("Redis lost its data (restarted without persistence, or flushed): every session and sign-in lockout is gone; see docs/redis.md");
+    },
   });
   const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now });
   const idp = new IdpClient({
@@ -114,7 +119,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     onCircuitChange,
     now,
   });
-  const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
+  const stores = sessionStores(store, { redis: config.redis, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
   );
   const sessions = new SessionService(stores.sessions, store.expiryIndex("session"), { ...config.sessions, now });
@@ -124,7 +129,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
   let counted: { at: number; sessions: Promise<number> } | undefined;
   const liveSessions = (): Promise<number> => {
-    const maxAgeMs = config.redisUrl === undefined ? 0 : LIVE_SESSIONS_REDIS_INTERVAL_MS;
+    const maxAgeMs = config.redis === undefined ? 0 : LIVE_SESSIONS_REDIS_INTERVAL_MS;
     if (counted === undefined || performance.now() - counted.at >= maxAgeMs) {
       counted = { at: performance.now(), sessions: store.count("session").catch(() => Number.NaN) };
     }
@@ -177,7 +182,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     }),
     readiness: async () => {
       const [storeUp, spineUp, idpUp] = await Promise.all([
-        store.ping().then(
+        store.ready().then(
           () => true,
           () => false,
         ),
@@ -252,10 +257,10 @@ function sweepExpiredSessions(sessions: SessionService, audit: AuditTrail, log: 
  */
 export function sessionStores(
   store: Store,
-  settings: { redisUrl: string | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
+  settings: { redis: RedisSettings | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
   onUnreadable: (namespace: string, key: string) => void,
 ): { sessions: KeyValueStore<SessionRecord>; userInfo: KeyValueStore<User> } {
-  if (settings.redisUrl === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
+  if (settings.redis === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
   const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
   return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };

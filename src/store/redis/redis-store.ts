@@ -1,0 +1,173 @@
+import { createHash, randomUUID } from "node:crypto";
+import { Keyv } from "keyv";
+import { keyvNamespace, storeOperation, throwingKeyv } from "../operations.js";
+import type { CounterStore, ExpiryIndex, KeyValueStore, Store, StoreOptions } from "../store.js";
+import { connectRedis, primaries, type RedisClient, type RedisSettings } from "./connection.js";
+import { IoredisKeyvAdapter } from "./keyv-adapter.js";
+
+/** INCR and its expiry in one step, so a counter can never be left without one. */
+const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
+
+/**
+ * A key no entry of the gateway's ever expires with: written once with a random value, and
+ * expected with that value ever after. Missing, or with another value, means Redis lost its
+ * data since (restarted without persistence, or flushed): every session and lockout with it.
+ */
+const MARKER_KEY = "store-marker";
+/** Readiness is asked of Redis at most this often, however many callers ask. */
+const READINESS_REUSE_MS = 1_000;
+/** How often the marker is checked even when no orchestrator asks /readyz. */
+const MARKER_CHECK_INTERVAL_MS = 5_000;
+
+/**
+ * The store on Redis: one primary, Cluster or Sentinel (connection.ts), the same commands on
+ * each. Every command names one key, or several sharing a `{hash tag}`, so every topology runs
+ * them; every operation runs under the operation deadline.
+ */
+export class RedisStore implements Store {
+  readonly #client: RedisClient;
+  readonly #options: StoreOptions;
+  readonly #namespaces = new Map<string, KeyValueStore<unknown>>();
+  /** SHA-1 of each script run, for EVALSHA. */
+  readonly #scriptShas = new Map<string, string>();
+  readonly #markerCheck: NodeJS.Timeout;
+  /** What this instance wrote or found in the marker key; undefined before the first look. */
+  #marker: string | undefined;
+  #readiness: { at: number; result: Promise<void> } | undefined;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(settings: RedisSettings, options: StoreOptions) {
+    this.#options = options;
+    this.#client = connectRedis(settings, options.operationTimeoutMs);
+    this.#client.on("error", options.onError);
+    this.#markerCheck = setInterval(() => void this.ready().catch(() => undefined), MARKER_CHECK_INTERVAL_MS);
+    // The timer must not keep a process alive that has otherwise finished.
+    this.#markerCheck.unref();
+  }
+
+  namespace<T>(name: string): KeyValueStore<T> {
+    let namespace = this.#namespaces.get(name);
+    if (namespace === undefined) {
+      const keyv = throwingKeyv(new Keyv({ store: new IoredisKeyvAdapter(this.#client, name), namespace: name, useKeyPrefix: false }));
+      namespace = keyvNamespace<unknown>(keyv, (operation, work) => this.#run(operation, work));
+      this.#namespaces.set(name, namespace);
+    }
+    // Each name is created with its own type by its one caller; the map cannot hold that type.
+    return namespace as KeyValueStore<T>;
+  }
+
+  counters(name: string): CounterStore {
+    const key = (counter: string): string => `${name}::${counter}`;
+    return {
+      increment: (counter, ttlMs) => this.#run("write", async () => Number(await this.#script(INCREMENT_SCRIPT, [key(counter)], [Math.max(1, Math.ceil(ttlMs))]))),
+      get: (counter) => this.#run("read", async () => Number((await this.#client.get(key(counter))) ?? 0)),
+      delete: async (counter) => {
+        await this.#run("delete", () => this.#client.del(key(counter)));
+      },
+    };
+  }
+
+  /** A sorted set `expiry:<name>` scored by due time; ZREM's answer tells who claimed a key. */
+  expiryIndex(name: string): ExpiryIndex {
+    const index = `expiry:${name}`;
+    return {
+      schedule: async (key, at) => {
+        await this.#run("write", () => this.#client.zadd(index, at, key));
+      },
+      cancel: async (key) => {
+        await this.#run("delete", () => this.#client.zrem(index, key));
+      },
+      due: (now, limit) => this.#run("read", () => this.#client.zrangebyscore(index, "-inf", now, "LIMIT", 0, limit)),
+      claim: (key) => this.#run("delete", async () => (await this.#client.zrem(index, key)) === 1),
+    };
+  }
+
+  /** A SCAN of `<name>::*` on every primary (each Cluster primary holds its own slots' keys). */
+  count(name: string): Promise<number> {
+    return this.#run("count", async () => {
+      let total = 0;
+      for (const node of primaries(this.#client)) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", `${name}::*`, "COUNT", 1000);
+          cursor = next;
+          total += keys.length;
+        } while (cursor !== "0");
+      }
+      return total;
+    });
+  }
+
+  ready(): Promise<void> {
+    const now = performance.now();
+    if (this.#readiness === undefined || now - this.#readiness.at >= READINESS_REUSE_MS) {
+      this.#readiness = { at: now, result: this.#run("readiness check", () => this.#checkMarker()) };
+    }
+    return this.#readiness.result;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#markerCheck);
+    // quit waits for replies in flight; a client still trying to connect (Redis away) would keep
+    // trying for ever, so it is disconnected instead.
+    if (this.#client.status === "ready") await this.#client.quit().catch(() => this.#client.disconnect());
+    else this.#client.disconnect();
+  }
+
+  /**
+   * A write that says whether the data is still there: SET NX GET on the marker, one command.
+   * A replica or a demoted primary answers READONLY, a Cluster missing slots CLUSTERDOWN, bad
+   * credentials fail the connection: all of them not ready. A marker gone or changed is told.
+   */
+  async #checkMarker(): Promise<void> {
+    const mine = `${new Date().toISOString()} ${randomUUID()}`;
+    const found = (await this.#client.call("SET", MARKER_KEY, mine, "NX", "GET")) as string | null;
+    const now = found ?? mine;
+    if (this.#marker !== undefined && now !== this.#marker) this.#options.onDataLost?.();
+    this.#marker = now;
+  }
+
+  /**
+   * Runs a Lua script on its keys: one key, or keys sharing a `{hash tag}` (one Cluster slot).
+   * The one way the store runs scripts: EVALSHA, and the script itself once a node lacks it.
+   */
+  async #script(source: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    let sha = this.#scriptShas.get(source);
+    if (sha === undefined) this.#scriptShas.set(source, (sha = createHash("sha1").update(source).digest("hex")));
+    try {
+      return await this.#client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return this.#client.eval(source, keys.length, ...keys, ...args);
+    }
+  }
+
+  /**
+   * Resolves once the client is connected. At start-up (and while it reconnects) commands wait
+   * for the connection within their deadline: with no offline queue they would fail at once.
+   */
+  #connected(): Promise<void> {
+    if (this.#client.status === "ready") return Promise.resolve();
+    if (this.#closed) return Promise.reject(new Error("store closed"));
+    return (this.#ready ??= new Promise<void>((resolve) =>
+      this.#client.once("ready", () => {
+        this.#ready = undefined;
+        resolve();
+      }),
+    ));
+  }
+
+  async #run<R>(operation: string, work: () => Promise<R>): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${this.#options.operationTimeoutMs} ms`)), this.#options.operationTimeoutMs);
+    });
+    try {
+      return await storeOperation(operation, () => Promise.race([this.#connected().then(work), deadline]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
