@@ -52,6 +52,21 @@ abstract class Topology {
     return server;
   }
 
+  /** Every live primary's replicas have every write it took (replication is asynchronous). */
+  async inSync(): Promise<void> {
+    await waitFor("the replicas to catch up", async () => {
+      for (const server of this.servers) {
+        if (!server.alive) continue;
+        const text = String(await ask(server.port, "INFO", "replication"));
+        if (!text.includes("role:master")) continue;
+        const offset = /^master_repl_offset:(\d+)/m.exec(text)?.[1];
+        const replicas = [...text.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((match) => match[1]);
+        if (replicas.length === 0 || replicas.some((replica) => replica !== offset)) return false;
+      }
+      return true;
+    }, 10_000);
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((server) => server.kill()));
     rmSync(this.dir, { recursive: true, force: true });
@@ -168,14 +183,14 @@ export class RedisSentinelTopology extends Topology {
   }
 
   /**
-   * A failover as Sentinel runs it for maintenance: the replica promoted, the old primary
-   * demoted to a replica that answers writes with READONLY (it stays up: connections to it live on).
+   * Starts a failover as Sentinel runs it for maintenance: the replica promoted, the old primary
+   * demoted to a replica that answers writes with READONLY (it stays up: connections to it live
+   * on). Returns at once, with the port of the primary being replaced.
    */
-  async failover(): Promise<{ from: number; to: number }> {
+  async startFailover(): Promise<number> {
     const from = await this.primaryPort();
     await ask(this.#sentinels[0]!.port, "SENTINEL", "FAILOVER", RedisSentinelTopology.MASTER_NAME);
-    await waitFor("the sentinels to name the new primary", async () => (await this.primaryPort()) !== from);
-    return { from, to: await this.primaryPort() };
+    return from;
   }
 
   /** The first primary (a replica after a failover). */

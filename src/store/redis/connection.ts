@@ -49,6 +49,8 @@ export type RedisClient = Redis | Cluster;
  */
 const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 
+const DISCONNECT_TIMEOUT_MS = 200;
+
 /** Time between reconnection attempts: quick at first, then every 2 s for as long as it takes. */
 const reconnectDelay = (attempt: number): number => Math.min(100 * 2 ** attempt, 2_000);
 
@@ -64,6 +66,8 @@ export function connectRedis(settings: RedisSettings, timeoutMs: number): RedisC
     password: settings.password,
     tls,
     connectTimeout: timeoutMs,
+    // A connection being closed while it still connects is destroyed after this, not 2 s later.
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     // A primary demoted under us (a Sentinel failover, a replica taking over) answers writes with
     // READONLY while the connection lives on: reconnecting finds the current primary.
     reconnectOnError: (error) => error.message.startsWith("READONLY"),
