@@ -133,6 +133,8 @@ describeWithRedisServer("Failover under a running gateway", () => {
       expect(result.before).toBe(SESSIONS);
       expect(result.after).toBe(SESSIONS);
       expect(result.resumedAfterS).toBeLessThan(20);
+      // Once the cluster marks the primary failed it refuses commands (CLUSTERDOWN): not ready, then ready again.
+      expect(result.readiness.some((state) => state.startsWith("503 store"))).toBe(true);
       expect(result.readiness.at(-1)).toMatch(/^200/);
     }, 90_000);
   });
