@@ -160,8 +160,12 @@ describeWithRedisServer("Failover under a running gateway", () => {
           await sentinel.inSync();
           from = await sentinel.startFailover();
         },
-        // Done once the sentinels name another primary, and that one is a primary.
-        async () => (to = await sentinel.primaryPort()) !== from && String(await ask(to, "INFO", "replication")).includes("role:master"),
+        // Done once the sentinels name another primary, that one is a primary, and the old one
+        // has been demoted (from then on a client still attached to it gets READONLY).
+        async () =>
+          (to = await sentinel.primaryPort()) !== from &&
+          String(await ask(to, "INFO", "replication")).includes("role:master") &&
+          String(await ask(from, "INFO", "replication")).includes("role:slave"),
       );
       console.log(`Sentinel drill (primary :${from} -> :${to}): ${JSON.stringify(result)}`);
 
