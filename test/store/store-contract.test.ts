@@ -5,7 +5,7 @@ import { StoreError } from "../../src/errors/backend-error.js";
 import { ExpiringMemoryStore } from "../../src/store/memory/expiring-map.js";
 import type { RedisSettings } from "../../src/store/redis/connection.js";
 import { openStore, type Store } from "../../src/store/store.js";
-import { describeWithRedis, describeWithRedisServer, redisSettings } from "../support/redis.js";
+import { describeWithRedis, describeWithRedisServer, redisSettings, RedisServer } from "../support/redis.js";
 import { RedisClusterTopology, RedisSentinelTopology } from "../support/redis-topologies.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,6 +24,19 @@ describeWithRedisServer("Store on Redis Cluster (3 primaries, 3 replicas)", () =
   afterAll(() => cluster?.stop());
 
   describe("contract", () => storeContract(() => onRedis(redisSettings({ REDIS_CLUSTER_NODES: cluster.seeds }))));
+});
+
+/** The ACL docs/redis.md gives the gateway's user: every command the store sends, and no other. */
+const GATEWAY_ACL = "on >acl-test-password ~* resetchannels -@all +get +set +del +evalsha +eval +incr +pexpire +zadd +zrem +zrangebyscore +scan +info +ping +quit +select +cluster|slots";
+
+describeWithRedisServer("Store on Redis as an ACL user allowed the documented commands only", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start(undefined, { args: ["--user", "gateway", ...GATEWAY_ACL.split(" ")] });
+  });
+  afterAll(() => server?.kill());
+
+  describe("contract", () => storeContract(() => onRedis(redisSettings({ REDIS_URL: `redis://gateway:acl-test-password@127.0.0.1:${server.port}` }))));
 });
 
 describeWithRedisServer("Store on Redis behind Sentinel (a primary, a replica, 3 sentinels)", () => {
