@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { Cluster } from "ioredis";
 import { Keyv } from "keyv";
 import { keyvNamespace, storeOperation, throwingKeyv } from "../operations.js";
 import type { CounterStore, ExpiryIndex, KeyValueStore, Store, StoreOptions } from "../store.js";
@@ -120,9 +121,12 @@ export class RedisStore implements Store {
    * A write that says whether the data is still there: SET NX GET on the marker, one command.
    * A replica or a demoted primary answers READONLY, a Cluster missing slots CLUSTERDOWN, bad
    * credentials fail the connection: all of them not ready. A marker gone or changed is told.
+   * On Cluster every primary must answer too: one that died holds a third of the sessions, and
+   * the cluster says CLUSTERDOWN only once its node timeout has passed.
    */
   async #checkMarker(): Promise<void> {
     const mine = `${new Date().toISOString()} ${randomUUID()}`;
+    if (this.#client instanceof Cluster) await Promise.all(primaries(this.#client).map((node) => node.ping()));
     const found = (await this.#client.call("SET", MARKER_KEY, mine, "NX", "GET")) as string | null;
     const now = found ?? mine;
     if (this.#marker !== undefined && now !== this.#marker) this.#options.onDataLost?.();
