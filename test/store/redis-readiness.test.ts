@@ -136,3 +136,23 @@ describeWithRedisServer("TLS to Redis with a private CA and a client certificate
     await expect(store(env).ready()).rejects.toBeInstanceOf(StoreError);
   });
 });
+
+describeWithRedisServer("Store while Redis is away", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(() => server?.kill());
+
+  it("never sends a write it gave up on once Redis is back", async () => {
+    const away = store({ REDIS_URL: server.url });
+    await away.ready();
+    await server.kill();
+
+    await expect(away.namespace<string>("late").set("k", "written too late", 60_000)).rejects.toBeInstanceOf(StoreError);
+    await server.restart();
+    await waitFor("the store to reconnect", () => away.ready().then(() => true), 10_000);
+
+    expect(await away.namespace<string>("late").get("k")).toBeUndefined();
+  });
+});

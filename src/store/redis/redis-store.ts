@@ -112,9 +112,10 @@ export class RedisStore implements Store {
     this.#closed = true;
     clearInterval(this.#markerCheck);
     // quit waits for replies in flight; a client still trying to connect (Redis away) would keep
-    // trying for ever, so it is disconnected instead.
-    if (this.#client.status === "ready") await this.#client.quit().catch(() => this.#client.disconnect());
-    else this.#client.disconnect();
+    // trying for ever, so it is disconnected. disconnect also closes what quit leaves open: the
+    // Sentinel failover detector's subscriptions, which would otherwise keep the process alive.
+    if (this.#client.status === "ready") await this.#client.quit().catch(() => undefined);
+    this.#client.disconnect();
   }
 
   /**
@@ -165,11 +166,18 @@ export class RedisStore implements Store {
 
   async #run<R>(operation: string, work: () => Promise<R>): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
+    let late = false;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${this.#options.operationTimeoutMs} ms`)), this.#options.operationTimeoutMs);
+      timer = setTimeout(() => {
+        late = true;
+        reject(new Error(`timed out after ${this.#options.operationTimeoutMs} ms`));
+      }, this.#options.operationTimeoutMs);
     });
+    // An operation whose caller has given up must not be sent once the connection is back.
+    const sent = this.#connected().then(() => (late ? Promise.reject(new Error("given up")) : work()));
+    sent.catch(() => undefined);
     try {
-      return await storeOperation(operation, () => Promise.race([this.#connected().then(work), deadline]));
+      return await storeOperation(operation, () => Promise.race([sent, deadline]));
     } finally {
       clearTimeout(timer);
     }
