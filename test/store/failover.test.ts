@@ -177,5 +177,25 @@ describeWithRedisServer("Failover under a running gateway", () => {
       expect(result.readiness.at(-1)).toMatch(/^200/);
       expect(to).not.toBe(from);
     }, 90_000);
+
+    it("keeps every session and follows the replica the sentinels elect within 15 s when the primary is killed", async () => {
+      let from = 0;
+      let to = 0;
+      const result = await drill(
+        stack,
+        async () => {
+          await sentinel.inSync();
+          from = await sentinel.killPrimary();
+        },
+        async () => (to = await sentinel.primaryPort()) !== from && String(await ask(to, "INFO", "replication")).includes("role:master"),
+      );
+      console.log(`Sentinel kill drill (primary :${from} killed, -> :${to}): ${JSON.stringify(result)}`);
+
+      expect(result.foreign).toBe(0);
+      expect(result.before).toBe(SESSIONS);
+      expect(result.after).toBe(SESSIONS);
+      expect(result.resumedAfterS).toBeLessThan(15);
+      expect(result.readiness.at(-1)).toMatch(/^200/);
+    }, 90_000);
   });
 });

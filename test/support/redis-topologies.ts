@@ -193,6 +193,13 @@ export class RedisSentinelTopology extends Topology {
     return from;
   }
 
+  /** Kills the current primary (SIGKILL), as a crash would; the sentinels then elect its replica. Returns its port. */
+  async killPrimary(): Promise<number> {
+    const port = await this.primaryPort();
+    await this.servers.find((server) => server.port === port)!.kill();
+    return port;
+  }
+
   /** The first primary (a replica after a failover). */
   get firstPrimary(): RedisServer {
     return this.#primary;
