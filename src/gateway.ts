@@ -47,7 +47,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   // The gauge reads the store, which is made after the logger it reports trouble to.
   const observability = createObservability(config, { ...dependencies, now, liveSessions: () => store.liveSessions() });
   const { log, metrics, audit } = observability;
-  const store = createStore(config, log);
+  const store = createStore(config, observability);
   const backends = createBackends(config, observability, now);
   const services = createServices(config, { store, backends, observability, now });
   const stopSweep = sweepExpiredSessions(services.sessions, audit, log, dependencies.expirySweepIntervalMs ?? EXPIRY_SWEEP_INTERVAL_MS);

@@ -19,7 +19,7 @@ export function gatewayReadiness(store: Store, backends: Backends, audit: AuditT
   const [spineReady, idpReady] = [backendReadiness(backends.spine), backendReadiness(backends.idp)];
   return async () => {
     const [storeUp, spineUp, idpUp] = await Promise.all([
-      store.ping().then(
+      store.ready().then(
         () => true,
         () => false,
       ),
