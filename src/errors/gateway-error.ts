@@ -1,7 +1,7 @@
 import { ArgumentValidationError } from "type-graphql";
 import { BackendError } from "./backend-error.js";
 import { StoreError } from "./store-error.js";
-import { AuthProvider as Backend } from "../domain/user.js";
+import { AuthProvider } from "../domain/user.js";
 import { ErrorCode } from "./error-codes.js";
 
 /**
@@ -20,7 +20,7 @@ export class GatewayError extends Error {
   }
 }
 
-const backendName: Record<Backend, string> = { [Backend.SPINE]: "Spine", [Backend.IDP]: "The identity provider" };
+const backendName: Record<AuthProvider, string> = { [AuthProvider.SPINE]: "Spine", [AuthProvider.IDP]: "The identity provider" };
 
 /** The one translation from what went wrong to what a client is told. */
 export function toPublicError(error: unknown): { code: ErrorCode; message: string; extensions: Record<string, unknown> } | undefined {
