@@ -44,8 +44,8 @@ export interface RunningGateway {
  */
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
   const now = dependencies.now ?? Date.now;
-  // The gauge reads the store, which is made after the logger it reports trouble to.
   const { logDestination, auditDestination } = dependencies;
+  // The live-sessions gauge reads the store, which is made after the logger it reports trouble to.
   const observability = createObservability(config, { now, logDestination, auditDestination, liveSessions: () => store.liveSessions() });
   const { log, metrics, audit } = observability;
   const store = createStore(config, observability);
