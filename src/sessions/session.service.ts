@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SessionOptions } from "../config/config.js";
+import { SESSION_TOUCH } from "../config/tunables.js";
 import { globalUserId } from "../domain/user.js";
 import type { CappedIndex, ExpiryIndex, KeyValueStore, RegisterStore } from "../store/store.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "./session.js";
@@ -70,7 +71,7 @@ export class SessionService {
     this.#expiries = expiries;
     this.#shared = shared;
     this.#options = options;
-    this.#touchIntervalMs = Math.min(60_000, Math.floor(options.idleTimeoutMs / 10));
+    this.#touchIntervalMs = Math.min(SESSION_TOUCH.maxMs, Math.floor(options.idleTimeoutMs * SESSION_TOUCH.idleShare));
   }
 
   /**
