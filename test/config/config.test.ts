@@ -227,7 +227,7 @@ describe("loadConfig", () => {
     ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
     ["BACKEND_MAX_RESPONSE_BYTES", "below 1 KiB", { BACKEND_MAX_RESPONSE_BYTES: "1023" }],
     ["BACKEND_MAX_RESPONSE_BYTES", "non-numeric", { BACKEND_MAX_RESPONSE_BYTES: "256KB" }],
-    ["BREAKER_FAILURE_THRESHOLD", "zero (a circuit that never closes)", { BREAKER_FAILURE_THRESHOLD: "0" }],
+    ["BREAKER_FAILURE_THRESHOLD", "zero (no failure count means anything)", { BREAKER_FAILURE_THRESHOLD: "0" }],
     ["BREAKER_FAILURE_THRESHOLD", "non-numeric", { BREAKER_FAILURE_THRESHOLD: "five" }],
     ["BREAKER_COOL_DOWN_MS", "below 100 ms", { BREAKER_COOL_DOWN_MS: "99" }],
     ["BREAKER_COOL_DOWN_MS", "over 10 minutes", { BREAKER_COOL_DOWN_MS: "600001" }],
