@@ -3,8 +3,12 @@
  * but that an operator has no reason to change, each with the reason for its value. The ones
  * an operator does need are settings (settings.ts: e.g. BREAKER_FAILURE_THRESHOLD,
  * BREAKER_COOL_DOWN_MS, SPINE_TIMEOUT_MS); a tunable that turns out to need changing in a
- * deployment moves there. Limits of the GraphQL engine (document size, depth, aliases) stay
- * beside the engine's checks, which they are part of.
+ * deployment moves there.
+ *
+ * Kept beside their code, being part of what it does rather than knobs: the GraphQL engine's
+ * document limits (limits.ts) and the known-operations cache size; the log and audit streams'
+ * buffering and close timeouts (logging/stream-output.ts, observability/audit.ts); how long an
+ * expired session's record is kept for the sweep (EXPIRED_RECORD_GRACE_MS, session.service.ts).
  */
 
 /**
@@ -68,3 +72,19 @@ export const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
  * still kept to within a tenth.
  */
 export const SESSION_TOUCH = { maxMs: 60_000, idleShare: 0.1 };
+
+/** Due sessions handled per sweep call; the rest wait for the next call, so one sweep never holds the store long. */
+export const SWEEP_BATCH = 500;
+
+/**
+ * A wait for a session's lock asks again after `firstMs`, doubling up to `maxMs`: the lock is
+ * held for one backend call at most, so the first asks come soon and later ones do not hammer the store.
+ */
+export const SESSION_LOCK_RETRY = { firstMs: 5, maxMs: 50 };
+
+/**
+ * How often node:http looks for requests past their timeouts (HTTP_*_TIMEOUT_MS). Its default,
+ * 30 s, would let a slow client hold its connection up to 30 s past the request timeout; the
+ * sweep over the open connections is cheap next to that.
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS = 250;
