@@ -180,7 +180,10 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     throw new ConfigError("SESSION_IDLE_TIMEOUT_SECONDS", "must not be longer than SESSION_ABSOLUTE_TIMEOUT_SECONDS");
   }
   if (s.REDIS_URL !== undefined && s.SESSION_ENCRYPTION_KEY === undefined) {
-    throw new ConfigError("SESSION_ENCRYPTION_KEY", "required when REDIS_URL is set: 32 random bytes in base64 or hex, e.g. from `openssl rand -base64 32`");
+    throw new ConfigError(
+      "SESSION_ENCRYPTION_KEY",
+      "required when REDIS_URL is set: 32 random bytes in base64 or hex, e.g. from `openssl rand -base64 32`",
+    );
   }
   // node:http refuses a headers timeout longer than the request timeout: said here, in the settings' words.
   if (s.HTTP_HEADERS_TIMEOUT_MS > s.HTTP_REQUEST_TIMEOUT_MS) {

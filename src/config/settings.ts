@@ -11,7 +11,7 @@ import { MAX_UPSTREAM_TIMEOUT_MS } from "./tunables.js";
 export class Expected extends Error {}
 
 /** How one setting is read: the parser and what the docs say about it. */
-export interface Parser<T> {
+interface Parser<T> {
   /** The trimmed value, undefined when unset or blank, turned into the typed value; throws {@link Expected}. */
   parse(value: string | undefined): T;
   /** The values accepted, for the settings table. */
@@ -29,7 +29,7 @@ export interface Setting<T> extends Parser<T> {
 
 /** The settings table's sections, in the order the docs show them. */
 export const GROUPS = ["server", "backends", "sessions", "sign-in limits", "browser apps", "logs and audit", "federation", "HTTP limits"] as const;
-export type Group = (typeof GROUPS)[number];
+type Group = (typeof GROUPS)[number];
 
 const code = (value: unknown): string => `\`${String(value)}\``;
 
@@ -120,7 +120,11 @@ const AES_KEY_EXPECTED = "expected 32 random bytes in base64 or hex, e.g. from `
 
 /** A 32-byte key given as base64 (44 characters) or hex (64). */
 function aesKey(value: string): Buffer {
-  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, "hex") : /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, "base64") : undefined;
+  const key = /^[0-9a-fA-F]{64}$/.test(value)
+    ? Buffer.from(value, "hex")
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(value)
+      ? Buffer.from(value, "base64")
+      : undefined;
   if (key === undefined || key.length !== 32) throw new Expected(AES_KEY_EXPECTED);
   return key;
 }
@@ -143,7 +147,9 @@ function isTimeZone(name: string): boolean {
 function exactOrigin(value: string): string {
   const url = parseUrl(value);
   if (value === "*" || url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value) {
-    throw new Expected("expected comma-separated exact origins such as https://app.example.org (scheme, host, port; no path, no trailing slash, no *)");
+    throw new Expected(
+      "expected comma-separated exact origins such as https://app.example.org (scheme, host, port; no path, no trailing slash, no *)",
+    );
   }
   return value;
 }
@@ -155,7 +161,13 @@ const BACKEND_TIMEOUT = integer(1, MAX_UPSTREAM_TIMEOUT_MS, 5_000);
 /** Every setting, in the order the docs list them within their group. */
 export const SETTINGS = {
   PORT: { group: "server", doc: "HTTP port; `0` picks a free one", ...integer(0, 65_535, 4_000) },
-  HOST: { group: "server", doc: "bind address", accepts: "host name or IP address", unset: "`127.0.0.1`", parse: (value: string | undefined): string => value ?? "127.0.0.1" },
+  HOST: {
+    group: "server",
+    doc: "bind address",
+    accepts: "host name or IP address",
+    unset: "`127.0.0.1`",
+    parse: (value: string | undefined): string => value ?? "127.0.0.1",
+  },
   NODE_ENV: {
     group: "server",
     doc: "`production` turns off introspection, field suggestions, the Sandbox landing page, the explorer and the example app",
@@ -168,7 +180,12 @@ export const SETTINGS = {
   SPINE_ASID: {
     group: "backends",
     doc: "`XAPI_ASID` sent to Spine; required with `SPINE_URL`",
-    ...checked("digits, e.g. `200000000220`", "the simulator's demo ASID", (value) => /^\d{1,20}$/.test(value), "expected an Accredited System ID of digits only, e.g. 200000000220"),
+    ...checked(
+      "digits, e.g. `200000000220`",
+      "the simulator's demo ASID",
+      (value) => /^\d{1,20}$/.test(value),
+      "expected an Accredited System ID of digits only, e.g. 200000000220",
+    ),
   },
   SPINE_TIMEOUT_MS: {
     group: "backends",
@@ -176,8 +193,16 @@ export const SETTINGS = {
     ...BACKEND_TIMEOUT,
   },
   IDP_URL: { group: "backends", doc: "base URL of the IdP", ...backendUrl("IdP") },
-  IDP_CLIENT_ID: { group: "backends", doc: "the organisation's IdP `client_id`; required with `IDP_URL`", ...text("text", "the simulator's demo client") },
-  IDP_API_TOKEN: { group: "backends", doc: "the organisation's IdP API token (a secret); required with `IDP_URL`", ...text("text", "the simulator's demo token") },
+  IDP_CLIENT_ID: {
+    group: "backends",
+    doc: "the organisation's IdP `client_id`; required with `IDP_URL`",
+    ...text("text", "the simulator's demo client"),
+  },
+  IDP_API_TOKEN: {
+    group: "backends",
+    doc: "the organisation's IdP API token (a secret); required with `IDP_URL`",
+    ...text("text", "the simulator's demo token"),
+  },
   IDP_TIMEOUT_MS: { group: "backends", doc: "budget of one IdP call, every attempt and backoff included", ...BACKEND_TIMEOUT },
   IDP_TIME_ZONE: {
     group: "backends",
@@ -209,7 +234,12 @@ export const SETTINGS = {
   REDIS_URL: {
     group: "sessions",
     doc: "shared store for sessions and caches, e.g. `redis://127.0.0.1:6379`",
-    ...checked("`redis://` or `rediss://` URL", "in-process memory", (value) => /^rediss?:$/.test(parseUrl(value)?.protocol ?? ""), "expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379"),
+    ...checked(
+      "`redis://` or `rediss://` URL",
+      "in-process memory",
+      (value) => /^rediss?:$/.test(parseUrl(value)?.protocol ?? ""),
+      "expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
+    ),
   },
   SESSION_ENCRYPTION_KEY: {
     group: "sessions",
@@ -218,9 +248,21 @@ export const SETTINGS = {
     unset: "a key for this process alone",
     parse: (value: string | undefined): Buffer | undefined => (value === undefined ? undefined : aesKey(value)),
   },
-  SESSION_ENCRYPTION_PREVIOUS_KEYS: { group: "sessions", doc: "keys that still open values sealed before a rotation", ...list("comma-separated keys, as above", "none", aesKey) },
-  SESSION_IDLE_TIMEOUT_SECONDS: { group: "sessions", doc: "a session unused this long ends (at most `SESSION_ABSOLUTE_TIMEOUT_SECONDS`)", ...integer(1, 7 * 24 * 3600, 30 * 60, "30 min") },
-  SESSION_ABSOLUTE_TIMEOUT_SECONDS: { group: "sessions", doc: "a session ends this long after it opened, however busy", ...integer(1, 30 * 24 * 3600, 12 * 3600, "12 h") },
+  SESSION_ENCRYPTION_PREVIOUS_KEYS: {
+    group: "sessions",
+    doc: "keys that still open values sealed before a rotation",
+    ...list("comma-separated keys, as above", "none", aesKey),
+  },
+  SESSION_IDLE_TIMEOUT_SECONDS: {
+    group: "sessions",
+    doc: "a session unused this long ends (at most `SESSION_ABSOLUTE_TIMEOUT_SECONDS`)",
+    ...integer(1, 7 * 24 * 3600, 30 * 60, "30 min"),
+  },
+  SESSION_ABSOLUTE_TIMEOUT_SECONDS: {
+    group: "sessions",
+    doc: "a session ends this long after it opened, however busy",
+    ...integer(1, 30 * 24 * 3600, 12 * 3600, "12 h"),
+  },
   SESSION_MAX_PER_USER: {
     group: "sessions",
     doc: "live sessions one user may hold at once, counted across instances; opening one more ends the user's oldest (audited as `session.evicted`; a Spine session gets its A003, an IdP session ends at the gateway only)",
@@ -261,7 +303,11 @@ export const SETTINGS = {
   CORS_ORIGINS: {
     group: "browser apps",
     doc: "exact origins whose pages may call `/graphql` from another origin, always with credentials; `*` is refused",
-    ...list("comma-separated origins: scheme, host, port, e.g. `https://app.example.org,http://127.0.0.1:5173`", "none: no cross-origin access", exactOrigin),
+    ...list(
+      "comma-separated origins: scheme, host, port, e.g. `https://app.example.org,http://127.0.0.1:5173`",
+      "none: no cross-origin access",
+      exactOrigin,
+    ),
   },
 
   LOG_LEVEL: { group: "logs and audit", doc: "least severe log line written", ...oneOf(LOG_LEVELS, "info") },
@@ -270,7 +316,8 @@ export const SETTINGS = {
     doc: "where the audit trail goes, as JSON lines, appended to (see [operations](operations.md#audit-trail)); `stdout` mixes it with the application log: avoid",
     // Standard error by default: apart from the application log (standard output) with nothing to set up.
     parse: (value: string | undefined): string => {
-      if (value !== undefined && (value.endsWith("/") || value.includes("\0"))) throw new Expected("expected stderr, stdout or the path of a file to append JSON lines to");
+      if (value !== undefined && (value.endsWith("/") || value.includes("\0")))
+        throw new Expected("expected stderr, stdout or the path of a file to append JSON lines to");
       return value ?? "stderr";
     },
     accepts: "`stderr`, `stdout` or a file path",
@@ -294,7 +341,11 @@ export const SETTINGS = {
     doc: "longest a client may take to send a whole request, headers and body; then `408` and the connection closes (see [operations](operations.md#http-limits))",
     ...integer(100, 300_000, 10_000),
   },
-  HTTP_HEADERS_TIMEOUT_MS: { group: "HTTP limits", doc: "longest a client may take to send a request's headers (at most `HTTP_REQUEST_TIMEOUT_MS`)", ...integer(100, 300_000, 5_000) },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    group: "HTTP limits",
+    doc: "longest a client may take to send a request's headers (at most `HTTP_REQUEST_TIMEOUT_MS`)",
+    ...integer(100, 300_000, 5_000),
+  },
   HTTP_KEEP_ALIVE_TIMEOUT_MS: {
     group: "HTTP limits",
     doc: "how long an idle keep-alive connection is kept; keep it above the load balancer's own idle timeout (the default is above the common 60 s)",
