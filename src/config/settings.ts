@@ -245,7 +245,7 @@ export const SETTINGS = {
     group: "sessions",
     doc: "key sealing stored sessions and cached user info with AES-256-GCM; **required with `REDIS_URL`**, and the same on every instance; unused by the in-process store, which is not sealed (see [security](security.md#sign-in-limits-and-stored-secrets))",
     accepts: "32 random bytes in base64 or hex, e.g. `openssl rand -base64 32`",
-    unset: "a key for this process alone",
+    unset: "none (the in-process store is not sealed)",
     parse: (value: string | undefined): Buffer | undefined => (value === undefined ? undefined : aesKey(value)),
   },
   SESSION_ENCRYPTION_PREVIOUS_KEYS: {
@@ -275,20 +275,28 @@ export const SETTINGS = {
     doc: "failed sign-ins of one account (email, or smartcard token) within `LOGIN_ACCOUNT_WINDOW_MINUTES` that lock it",
     ...integer(1, 100, 10),
   },
-  LOGIN_ACCOUNT_WINDOW_MINUTES: { group: "sign-in limits", doc: "that window", ...integer(1, 24 * 60, 15) },
-  LOGIN_ACCOUNT_LOCK_MINUTES: { group: "sign-in limits", doc: "how long that lock lasts", ...integer(1, 24 * 60, 15) },
+  LOGIN_ACCOUNT_WINDOW_MINUTES: { group: "sign-in limits", doc: "the window `LOGIN_MAX_FAILURES_PER_ACCOUNT` counts in", ...integer(1, 24 * 60, 15) },
+  LOGIN_ACCOUNT_LOCK_MINUTES: {
+    group: "sign-in limits",
+    doc: "how long an account locked by `LOGIN_MAX_FAILURES_PER_ACCOUNT` stays locked",
+    ...integer(1, 24 * 60, 15),
+  },
   LOGIN_MAX_CONSECUTIVE_FAILURES: {
     group: "sign-in limits",
     doc: "consecutive failures of one account, across windows, after which it stays locked (NIST SP 800-63B: at most 100)",
     ...integer(1, 100, 100),
   },
-  LOGIN_CONSECUTIVE_LOCK_MINUTES: { group: "sign-in limits", doc: "how long that lock lasts", ...integer(1, 7 * 24 * 60, 24 * 60, "24 h") },
+  LOGIN_CONSECUTIVE_LOCK_MINUTES: {
+    group: "sign-in limits",
+    doc: "how long an account locked by `LOGIN_MAX_CONSECUTIVE_FAILURES` stays locked",
+    ...integer(1, 7 * 24 * 60, 24 * 60, "24 h"),
+  },
   LOGIN_MAX_FAILURES_PER_ADDRESS: {
     group: "sign-in limits",
     doc: "failed sign-ins from one client address within `LOGIN_ADDRESS_WINDOW_MINUTES`, any accounts, after which it is refused (credential stuffing)",
     ...integer(1, 1_000_000, 100),
   },
-  LOGIN_ADDRESS_WINDOW_MINUTES: { group: "sign-in limits", doc: "that window", ...integer(1, 24 * 60, 60) },
+  LOGIN_ADDRESS_WINDOW_MINUTES: { group: "sign-in limits", doc: "the window `LOGIN_MAX_FAILURES_PER_ADDRESS` counts in", ...integer(1, 24 * 60, 60) },
   TRUSTED_PROXY_HOPS: {
     group: "sign-in limits",
     doc: "proxies in front of the gateway that append to `X-Forwarded-For`; the client address is the one the outermost of them saw (`0`: the socket's peer)",
