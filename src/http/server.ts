@@ -7,7 +7,7 @@ import { TIMEOUT_CHECK_INTERVAL_MS } from "../config/tunables.js";
 import type { GatewayContext } from "../graph/context.js";
 import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
-import type { FastPath } from "./fast-path.js";
+import type { FastPath } from "../graphql/fast-path.js";
 import type { WebSites } from "./static.js";
 
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
@@ -202,7 +202,8 @@ async function graphql(
       return requestError(res, 400, error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.");
     }
   }
-  const fast = req.method === "POST" && parsed !== undefined ? await fastPath?.answer(parsed, header(req, "accept"), context) : undefined;
+  // The fast path checks the method and content type itself: what it may answer is what Apollo's CSRF prevention accepts (see there).
+  const fast = await fastPath?.answer({ method: req.method, contentType: header(req, "content-type"), accept: header(req, "accept"), body: parsed }, context);
   if (fast !== undefined) {
     // With its length known the answer goes out whole, not in chunked framing (as Apollo's does).
     res.writeHead(fast.status, { "content-type": fast.contentType, "content-length": Buffer.byteLength(fast.body) });

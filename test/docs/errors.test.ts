@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { ErrorCode } from "../../src/errors/error-codes.js";
-import { REQUEST_ERROR_CODES } from "../../src/http/apollo.js";
+import { REQUEST_ERROR_CODES } from "../../src/errors/mask.js";
 import { MAX_BODY_BYTES } from "../../src/http/server.js";
 import { idpUser, Stack } from "../support/harness.js";
 

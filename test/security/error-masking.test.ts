@@ -1,5 +1,5 @@
 /**
- * Errors are masked in one place (src/http/apollo.ts, maskError): the contract's codes and
+ * Errors are masked in one place (src/errors/mask.ts, maskError): the contract's codes and
  * Apollo's request codes pass, with no value of the client's echoed; anything else becomes a
  * generic INTERNAL_SERVER_ERROR whose detail goes only to the log, under the request id.
  */
@@ -14,8 +14,9 @@ import { ErrorCode } from "../../src/errors/error-codes.js";
 import { GatewayError } from "../../src/errors/gateway-error.js";
 import { AuthProvider } from "../../src/domain/user.js";
 import type { GatewayContext } from "../../src/graph/context.js";
-import { createApollo, maskError } from "../../src/http/apollo.js";
-import { ONE_SENSITIVE_MUTATION, TOO_COMPLEX } from "../../src/http/limits.js";
+import { TOO_COMPLEX, maskError } from "../../src/errors/mask.js";
+import { createApollo } from "../../src/graphql/apollo.js";
+import { ONE_SENSITIVE_MUTATION } from "../../src/graphql/limits.js";
 import { createHttpServer } from "../../src/http/server.js";
 import { createLogger } from "../../src/logging/logger.js";
 

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { ROUTER_SECRET_HEADER } from "../../src/http/server.js";
-import { MAX_ALIASES, MAX_FIELDS, MAX_TOKENS, ONE_SENSITIVE_MUTATION, TOO_COMPLEX } from "../../src/http/limits.js";
+import { TOO_COMPLEX } from "../../src/errors/mask.js";
+import { MAX_ALIASES, MAX_FIELDS, MAX_TOKENS, ONE_SENSITIVE_MUTATION } from "../../src/graphql/limits.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import {
   CreateSessionDocument,

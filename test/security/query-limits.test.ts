@@ -1,5 +1,5 @@
 /**
- * The document-shape rules of src/http/limits.ts against the gateway's own schema, without
+ * The document-shape rules of src/graphql/limits.ts against the gateway's own schema, without
  * HTTP: what they count (through fragments, across operations), where each line is drawn, and
  * that the documents real clients send stay well inside them. graphql-attacks.test.ts sends
  * the attacks themselves over HTTP.
@@ -17,10 +17,10 @@ import {
   MAX_TOKENS,
   ONE_SENSITIVE_MUTATION,
   SENSITIVE_MUTATIONS,
-  TOO_COMPLEX,
   complexityLimitRule,
   oneSensitiveMutationRule,
-} from "../../src/http/limits.js";
+} from "../../src/graphql/limits.js";
+import { TOO_COMPLEX } from "../../src/errors/mask.js";
 
 const SIGNIN = 'signin(input: { email: "a@example.org", password: "p" }) { token }';
 
@@ -44,7 +44,7 @@ function nested(depth: number): string {
   return depth === 1 ? "f1" : `f${depth} { ${nested(depth - 1)} }`;
 }
 
-describe("document-shape limits (src/http/limits.ts)", () => {
+describe("document-shape limits (src/graphql/limits.ts)", () => {
   let schema: GraphQLSchema;
   beforeAll(async () => {
     schema = await gatewaySchema();

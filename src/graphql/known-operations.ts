@@ -15,7 +15,7 @@ const MAX_KNOWN = 1_000;
  * Queries that passed Apollo's whole pipeline (parse within the token limit, validation with
  * every rule of the gateway), by query text and operation name. Whether a text passes depends
  * on the text and the schema alone, so a request with the same text may skip straight to
- * execution (src/http/fast-path.ts). Mutations are not kept: they stay on Apollo's path.
+ * execution (src/graphql/fast-path.ts). Mutations are not kept: they stay on Apollo's path.
  */
 export class KnownOperations {
   readonly #byKey = new Map<string, KnownOperation>();

@@ -1,7 +1,7 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from "@apollo/server";
 import { GraphQLError, getVariableValues, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from "graphql";
 import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
-import type { KnownOperations } from "./known-operations.js";
+import type { KnownOperation, KnownOperations } from "./known-operations.js";
 
 type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TContext>["gateway"];
 
@@ -18,7 +18,7 @@ type Gateway<TContext extends BaseContext> = ApolloServerOptionsWithGateway<TCon
  * Compiling costs time in proportion to the operation's fields with its fragments expanded,
  * which a small document can make exponential. Apollo calls the executor only with a document
  * that passed validation with the gateway's rules (its request pipeline validates before it
- * caches a document or executes it), and complexityLimitRule (src/http/limits.ts) bounds that
+ * caches a document or executes it), and complexityLimitRule (src/graphql/limits.ts) bounds that
  * count there; the fast path runs only what was compiled here.
  */
 export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSchema, known?: KnownOperations): Gateway<TContext> {
@@ -41,17 +41,12 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
           // not hold, or none for a document of several, reaches here without one. Answered with
           // errors, Apollo refuses the request as OPERATION_RESOLUTION_FAILURE (400).
           if (operation === undefined) return { errors: [new GraphQLError(request.operationName ? UNKNOWN_OPERATION : OPERATION_NAME_NEEDED)] };
-          // Variables are checked by graphql-js first, so a bad value is refused in graphql-js's
-          // own words, which Apollo (BAD_USER_INPUT) and maskError (no echoed value) rely on.
-          if (operation.variableDefinitions !== undefined && operation.variableDefinitions.length > 0) {
-            const coerced = getVariableValues(schema, operation.variableDefinitions, request.variables ?? {});
-            if (coerced.errors !== undefined) return { errors: coerced.errors };
-          }
           const query = compile(document, request.operationName ?? undefined);
           if (!isCompiledQuery(query)) return query;
+          const run = await runCompiled(schema, { compiled: query, operation }, context, request.variables ?? {});
+          if ("refused" in run) return { errors: run.refused };
           if (known !== undefined && request.query !== undefined) known.remember(request.query, request.operationName ?? undefined, { compiled: query, document, operation });
-          const result = await query.query(undefined, context, request.variables ?? {});
-          return result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphQLError) };
+          return run.result;
         },
       };
     },
@@ -62,6 +57,31 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
     },
     async stop() {},
   };
+}
+
+/** What running a compiled operation gave: variables refused before anything ran, or the operation's result. */
+export type CompiledRun = { refused: readonly GraphQLError[] } | { result: ExecutionResult };
+
+/**
+ * Runs a compiled operation with a request's variables: the one way an operation is run, by
+ * the executor above (every request through Apollo) and by the fast path alike. Variables are
+ * checked by graphql-js first, so a bad value is refused in graphql-js's own words, which
+ * Apollo (BAD_USER_INPUT) and the mask (no echoed value, src/errors/mask.ts) rely on; the
+ * compiled function checks them again on its own (graphql-jit offers no way to hand it values
+ * already coerced), which costs a warm request without variables nothing.
+ */
+export async function runCompiled(
+  schema: GraphQLSchema,
+  { compiled, operation }: Pick<KnownOperation, "compiled" | "operation">,
+  context: unknown,
+  variables: Record<string, unknown>,
+): Promise<CompiledRun> {
+  if (operation.variableDefinitions !== undefined && operation.variableDefinitions.length > 0) {
+    const coerced = getVariableValues(schema, operation.variableDefinitions, variables);
+    if (coerced.errors !== undefined) return { refused: coerced.errors };
+  }
+  const result = await compiled.query(undefined, context, variables);
+  return { result: result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphQLError) } };
 }
 
 /** Without the name as sent: a client's operationName is any string it chose, not the document's syntax. */

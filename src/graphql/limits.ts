@@ -3,6 +3,21 @@
  * runs. They are sized for this graph: two queries, four mutations, nothing nested deeper than
  * five fields. None is ever named in an error: a client over a limit is told only that the
  * operation is too complex, which gives whoever probes for the edges nothing to tune against.
+ *
+ * Hand-written, not graphql-armor's plugins (@escape.tech/graphql-armor 3.2.0, evaluated for
+ * issue 17), because they do not do the same job:
+ * - no rule of theirs counts the fields an operation expands to (what bounds graphql-jit's
+ *   compile time): cost-limit weighs inline fragments and spreads as fields too and, by
+ *   default, skips `__schema`; none refuses a second sensitive mutation. Both need the walk
+ *   below, which memoises fragments; depth, aliases and directives cost it a line each.
+ * - max-depth exempts `__schema` only: `__type(name:)` with its `ofType` chain (a common
+ *   introspection query) would be refused at depth 7, which the gateway admits.
+ * - max-aliases and max-directives count as this does (fragments memoised too), but each is a
+ *   walk of its own whose refusal is thrown (or reported per rule) as `Syntax Error: ...`: kept
+ *   to these words and to one error per operation only through an onReject adapter, which
+ *   would add code and walks and remove none.
+ * - max-tokens, under Apollo, parses every new document a second time (a parser of its own
+ *   in parsingDidStart); graphql-js's own `maxTokens` (src/graphql/apollo.ts) stops the one parse.
  */
 import {
   GraphQLError,
@@ -20,6 +35,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "graphql";
+import { TOO_COMPLEX } from "../errors/mask.js";
 
 /**
  * Lexical tokens per document, counted by graphql-js's parser, which stops reading there. Every
@@ -66,9 +82,6 @@ export const MAX_FIELDS = MAX_TOKENS;
  * once: no aliases, no repeats, no second operation, not through fragments.
  */
 export const SENSITIVE_MUTATIONS: ReadonlySet<string> = new Set(["createSession", "selectRole", "signin", "signout"]);
-
-/** What a client over any of the limits above is told. */
-export const TOO_COMPLEX = "The operation is too complex.";
 
 /** What a client sending more than one sensitive mutation is told. */
 export const ONE_SENSITIVE_MUTATION = "A request may run only one of createSession, selectRole, signin and signout, and only once.";
@@ -158,7 +171,7 @@ function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLN
  * Refuses an operation deeper, larger once expanded, or with more aliases or directives than
  * the limits above. Apollo runs it with graphql-js's own rules on every document it has not
  * validated before, ahead of execution, so nothing over a limit reaches the compiler
- * (src/http/compiled-executor.ts) nor the fast path, which serves only queries that passed.
+ * (src/graphql/compiled-executor.ts) nor the fast path, which serves only queries that passed.
  */
 export const complexityLimitRule: ValidationRule = (context): ASTVisitor => {
   const meter = new ShapeMeter(context);
@@ -177,7 +190,7 @@ export const complexityLimitRule: ValidationRule = (context): ASTVisitor => {
 /**
  * Refuses a document that holds more than one sensitive mutation, counted as they would run: per
  * field, across every operation of the document and through fragments. HTTP batching is off
- * (src/http/apollo.ts), so a request is one document and each sign-in attempt one resolver call.
+ * (src/graphql/apollo.ts), so a request is one document and each sign-in attempt one resolver call.
  */
 export const oneSensitiveMutationRule: ValidationRule = (context): ASTVisitor => {
   const meter = new ShapeMeter(context);
