@@ -6,7 +6,7 @@
  * deployment moves there.
  *
  * Kept beside their code, being part of what it does rather than knobs: the GraphQL engine's
- * document limits (limits.ts) and the known-operations cache size; the log and audit streams'
+ * document limits and the known-operations cache size (src/graphql/); the log and audit streams'
  * buffering and close timeouts (logging/stream-output.ts, observability/audit.ts); how long an
  * expired session's record is kept for the sweep (EXPIRED_RECORD_GRACE_MS, session.service.ts).
  */
