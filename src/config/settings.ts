@@ -28,7 +28,17 @@ export interface Setting<T> extends Parser<T> {
 }
 
 /** The settings table's sections, in the order the docs show them. */
-export const GROUPS = ["server", "backends", "sessions", "sign-in limits", "browser apps", "logs and audit", "federation", "HTTP limits"] as const;
+export const GROUPS = [
+  "server",
+  "backends",
+  "Redis",
+  "sessions",
+  "sign-in limits",
+  "browser apps",
+  "logs and audit",
+  "federation",
+  "HTTP limits",
+] as const;
 type Group = (typeof GROUPS)[number];
 
 const code = (value: unknown): string => `\`${String(value)}\``;
@@ -79,21 +89,21 @@ function checked(accepts: string, unset: string, valid: (value: string) => boole
   };
 }
 
-/** A comma-separated list, each entry parsed by `item`; empty when unset. */
-function list<T>(accepts: string, unset: string, item: (entry: string) => T): Parser<T[]> {
-  return {
-    accepts,
-    unset,
-    parse: (value) =>
-      (value ?? "")
-        .split(",")
-        .map((entry) => entry.trim())
-        .filter(Boolean)
-        .map(item),
-  };
+/** The entries of a comma-separated value, trimmed, empty ones left out. */
+export function commaSeparated(value: string): string[] {
+  return value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
-function parseUrl(value: string): URL | undefined {
+/** A comma-separated list, each entry parsed by `item`; empty when unset. */
+function list<T>(accepts: string, unset: string, item: (entry: string) => T): Parser<T[]> {
+  return { accepts, unset, parse: (value) => commaSeparated(value ?? "").map(item) };
+}
+
+/** The URL, or undefined when `value` is not one. */
+export function parseUrl(value: string): URL | undefined {
   try {
     return new URL(value);
   } catch {
@@ -231,19 +241,59 @@ export const SETTINGS = {
     ...integer(100, 600_000, 10_000),
   },
 
+  // Redis's settings are read as text here: which of them may, must or must not be set, and how
+  // each is checked, depends on the topology chosen, so redisSettings (config.ts) checks them together.
   REDIS_URL: {
-    group: "sessions",
-    doc: "shared store for sessions and caches, e.g. `redis://127.0.0.1:6379`",
-    ...checked(
-      "`redis://` or `rediss://` URL",
-      "in-process memory",
-      (value) => /^rediss?:$/.test(parseUrl(value)?.protocol ?? ""),
-      "expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
-    ),
+    group: "Redis",
+    doc: "shared store for sessions and caches, one Redis primary (`rediss://` for TLS; user and password may be in the URL; a database number as its path); see [Redis](redis.md)",
+    ...text("`redis://` or `rediss://` URL, e.g. `redis://127.0.0.1:6379`", "in-process memory"),
   },
+  REDIS_CLUSTER_NODES: {
+    group: "Redis",
+    doc: "instead of `REDIS_URL`: Redis Cluster, its seed nodes (same scheme and credentials on each)",
+    ...text("comma-separated `redis://` or `rediss://` URLs, e.g. `redis://redis-a:6379,redis://redis-b:6379`", "no Cluster"),
+  },
+  REDIS_SENTINELS: {
+    group: "Redis",
+    doc: "instead of `REDIS_URL`: Redis behind Sentinel, the sentinels' addresses",
+    ...text("comma-separated `host:port`, e.g. `sentinel-a:26379,sentinel-b:26379`", "no Sentinel"),
+  },
+  REDIS_SENTINEL_MASTER: {
+    group: "Redis",
+    doc: "the name the sentinels monitor the primary by; required with `REDIS_SENTINELS`",
+    ...text("text", "none"),
+  },
+  REDIS_USERNAME: {
+    group: "Redis",
+    doc: "ACL user of the Redis data nodes, when not in the URLs (with Sentinel, the only way); needs `REDIS_PASSWORD`",
+    ...text("text", "none"),
+  },
+  REDIS_PASSWORD: {
+    group: "Redis",
+    doc: "password of the Redis data nodes (a secret), when not in the URLs: in one or the other, not both",
+    ...text("text", "none"),
+  },
+  REDIS_SENTINEL_USERNAME: { group: "Redis", doc: "ACL user of the sentinels themselves (only with `REDIS_SENTINELS`)", ...text("text", "none") },
+  REDIS_SENTINEL_PASSWORD: {
+    group: "Redis",
+    doc: "password of the sentinels themselves (a secret; only with `REDIS_SENTINELS`)",
+    ...text("text", "none"),
+  },
+  REDIS_TLS_CA_FILE: {
+    group: "Redis",
+    doc: "PEM CA bundle to trust for TLS to Redis, read and checked at start-up; needs `rediss://` URLs, and turns TLS on for Sentinel",
+    ...text("file path", "the system's CAs"),
+  },
+  REDIS_TLS_CERT_FILE: {
+    group: "Redis",
+    doc: "client certificate for mutual TLS, set together with `REDIS_TLS_KEY_FILE`",
+    ...text("file path", "no client certificate"),
+  },
+  REDIS_TLS_KEY_FILE: { group: "Redis", doc: "that certificate's private key", ...text("file path", "none") },
+
   SESSION_ENCRYPTION_KEY: {
     group: "sessions",
-    doc: "key sealing stored sessions and cached user info with AES-256-GCM; **required with `REDIS_URL`**, and the same on every instance; unused by the in-process store, which is not sealed (see [security](security.md#sign-in-limits-and-stored-secrets))",
+    doc: "key sealing stored sessions and cached user info with AES-256-GCM; **required with any Redis** (`REDIS_URL`, `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS`), and the same on every instance; unused by the in-process store, which is not sealed (see [security](security.md#sign-in-limits-and-stored-secrets))",
     accepts: "32 random bytes in base64 or hex, e.g. `openssl rand -base64 32`",
     unset: "none (the in-process store is not sealed)",
     parse: (value: string | undefined): Buffer | undefined => (value === undefined ? undefined : aesKey(value)),
