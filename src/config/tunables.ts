@@ -51,9 +51,9 @@ export const STORE_OPERATION_TIMEOUT_MS = 2_000;
 export const READINESS_TIMEOUT_MS = 2_000;
 
 /**
- * A backend probe's answer serves every `/readyz` call for this long (issue 14): any number of
- * calls make at most one call per backend per second, and a backend going down or coming back
- * shows within a second and one probe.
+ * A backend's or Redis's readiness answer serves every `/readyz` call for this long (issue 14):
+ * any number of calls make at most one probe of each per second, and one going down or coming
+ * back shows within a second and one probe.
  */
 export const READINESS_PROBE_REUSE_MS = 1_000;
 
@@ -88,3 +88,27 @@ export const SESSION_LOCK_RETRY = { firstMs: 5, maxMs: 50 };
  * sweep over the open connections is cheap next to that.
  */
 export const TIMEOUT_CHECK_INTERVAL_MS = 250;
+
+/**
+ * Texts of the in-memory store decoded lately, each kept with its value. A warm request reads its
+ * session and its user info again and again, and parsing them was a tenth of its time; texts
+ * are kept as texts (a fraction of the memory of the objects they hold), so this keeps the
+ * objects of the last few hundred read only.
+ */
+export const DECODED_TEXTS_KEPT = 512;
+
+/** How often the in-memory store drops expired entries nobody read again, so they do not stay for the life of the process. */
+export const MEMORY_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * How often the Cluster client reloads the slot map without being told to. A killed primary's
+ * replica is promoted after the cluster's node timeout; its slots are served again at most this
+ * long after that (see docs/redis.md).
+ */
+export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
+
+/** Time between Redis reconnection attempts: `firstMs` doubling, then every `maxMs` for as long as it takes. */
+export const REDIS_RECONNECT = { firstMs: 100, maxMs: 2_000 };
+
+/** How often Redis's data-loss marker is checked even when no orchestrator asks /readyz. */
+export const MARKER_CHECK_INTERVAL_MS = 5_000;
