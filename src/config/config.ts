@@ -38,8 +38,8 @@ export interface SessionOptions {
   /** A session ends this long after it was opened, however busy, in milliseconds. */
   absoluteTimeoutMs: number;
   /**
-   * AES-256 key sealing stored sessions and cached user info; unset means a key made for this
-   * process alone (demo mode: sessions do not survive a restart, nor are shared).
+   * AES-256 key sealing stored sessions and cached user info in Redis; unset only without Redis,
+   * whose in-process store is not sealed (its values never leave the process).
    */
   encryptionKey: Buffer | undefined;
   /** Keys that still open values sealed before a rotation. */
