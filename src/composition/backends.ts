@@ -10,8 +10,15 @@ export interface Backends {
 }
 
 export function createBackends(config: ResolvedConfig, observability: Pick<Observability, "onCall" | "onCircuitChange">, now: () => number): Backends {
-  // What both backends' clients share: the observers, the clock and the answer cap.
-  const shared = { onCall: observability.onCall, onCircuitChange: observability.onCircuitChange, now, maxResponseBytes: config.backendMaxResponseBytes };
+  // What both backends' clients share: the observers, the clock, the answer cap and the breaker's settings.
+  const shared = {
+    onCall: observability.onCall,
+    onCircuitChange: observability.onCircuitChange,
+    now,
+    maxResponseBytes: config.backendMaxResponseBytes,
+    circuitFailureThreshold: config.breaker.failureThreshold,
+    circuitCoolDownMs: config.breaker.coolDownMs,
+  };
   return {
     spine: new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, ...shared }),
     idp: new IdpClient({

@@ -1,10 +1,9 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SHUTDOWN_GRACE_MS } from "../config/tunables.js";
 import { listen } from "../http/listen.js";
 import { OUTPUT_CLOSE_TIMEOUT_MS } from "../logging/stream-output.js";
 
-/** Requests still running at shutdown get this long. */
-const SHUTDOWN_GRACE_MS = 10_000;
 /**
  * Longest a shutdown takes from its start: the grace period, then closing the store and
  * writing out the log and audit lines still pending (at most OUTPUT_CLOSE_TIMEOUT_MS), and a

@@ -1,18 +1,10 @@
 import type { IdpClient } from "../backends/idp/idp.client.js";
 import type { SpineClient } from "../backends/spine/spine.client.js";
+import { READINESS_PROBE_REUSE_MS, READINESS_TIMEOUT_MS } from "../config/tunables.js";
 import { sharedProbe } from "../http/readiness.js";
 import type { AuditTrail } from "../observability/audit.js";
 import type { Store } from "../store/store.js";
 import type { Backends } from "./backends.js";
-
-/** Readiness answers within this, whatever the backends do. */
-const READINESS_TIMEOUT_MS = 2_000;
-/**
- * A backend probe's answer serves every `/readyz` call for this long (issue 14): any number of
- * calls make at most one call per backend per second, and a backend going down or coming back
- * shows within a second and one probe.
- */
-const READINESS_PROBE_REUSE_MS = 1_000;
 
 /** What `/readyz` reports: the store, each backend and the audit sink, up or down. */
 export function gatewayReadiness(store: Store, backends: Backends, audit: AuditTrail): () => Promise<Record<string, "up" | "down">> {

@@ -3,15 +3,13 @@ import { AuthService } from "../auth/auth.service.js";
 import { LoginThrottle } from "../auth/login-throttle.js";
 import { SessionCredentialsService } from "../auth/session-credentials.js";
 import { UserInfoCache } from "../auth/user-info.cache.js";
+import { STORE_OPERATION_TIMEOUT_MS } from "../config/tunables.js";
 import { NO_REQUEST, sessionFields, type AuditTrail } from "../observability/audit.js";
 import { SessionService } from "../sessions/session.service.js";
 import type { Backends } from "./backends.js";
 import type { ResolvedConfig } from "./config.js";
 import type { Observability } from "./observability.js";
-import { STORE_OPERATION_TIMEOUT_MS, type GatewayStore } from "./store.js";
-
-/** Sessions nobody comes back for are found expired (and audited) within about this long. */
-export const EXPIRY_SWEEP_INTERVAL_MS = 15_000;
+import type { GatewayStore } from "./store.js";
 
 export interface Services {
   sessions: SessionService;

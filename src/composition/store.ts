@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { LIVE_SESSIONS_REDIS_INTERVAL_MS, STORE_OPERATION_TIMEOUT_MS } from "../config/tunables.js";
 import type { User } from "../domain/user.js";
 import type { SessionRecord } from "../sessions/session.js";
 import type { SessionCoordination } from "../sessions/session.service.js";
@@ -7,11 +8,6 @@ import type { RedisSettings } from "../store/redis/connection.js";
 import { openStore, type KeyValueStore, type Store } from "../store/store.js";
 import type { ResolvedConfig } from "./config.js";
 import type { Observability } from "./observability.js";
-
-/** Longest a store round trip may take before the request fails with STORE_UNAVAILABLE. */
-export const STORE_OPERATION_TIMEOUT_MS = 2_000;
-/** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
-const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 
 /** The store and the namespaces the services keep their state in. */
 export interface GatewayStore {
