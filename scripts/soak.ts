@@ -96,7 +96,8 @@ function settings(): Settings {
   });
   const number = (name: string, raw: string | undefined, min: number, max: number): number => {
     const value = Number(raw);
-    if (raw === undefined || !Number.isFinite(value) || value < min || value > max) throw new Error(`--${name} must be a number from ${min} to ${max}`);
+    if (raw === undefined || !Number.isFinite(value) || value < min || value > max)
+      throw new Error(`--${name} must be a number from ${min} to ${max}`);
     return value;
   };
   const seconds = number("seconds", values.seconds, 1, 24 * 3600);
@@ -234,7 +235,15 @@ class Connection {
   send(method: string, path: string, body: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const request = httpRequest(
-        { host: this.#url.hostname, port: this.#url.port, path, method, headers, agent: this.#agent, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+        {
+          host: this.#url.hostname,
+          port: this.#url.port,
+          path,
+          method,
+          headers,
+          agent: this.#agent,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -289,7 +298,11 @@ class SharedTokens {
 }
 
 interface Backends {
-  spineUsers: ReadonlyArray<{ smartcardToken: string; identifier: string; permissions: ReadonlyArray<{ businessFunction: string; orgIdentifier: string }> }>;
+  spineUsers: ReadonlyArray<{
+    smartcardToken: string;
+    identifier: string;
+    permissions: ReadonlyArray<{ businessFunction: string; orgIdentifier: string }>;
+  }>;
   idpUsers: ReadonlyArray<{ email: string; password: string }>;
 }
 
@@ -383,7 +396,14 @@ async function spineFlow(index: number, connection: Connection, backends: Backen
 }
 
 /** One IdP flow: signin, me × k, signout; a session ended by another of the same user is expected. */
-async function idpFlow(index: number, connection: Connection, backends: Backends, tally: Tally, shared: SharedTokens, mePerFlow: number): Promise<void> {
+async function idpFlow(
+  index: number,
+  connection: Connection,
+  backends: Backends,
+  tally: Tally,
+  shared: SharedTokens,
+  mePerFlow: number,
+): Promise<void> {
   const user = backends.idpUsers[index % backends.idpUsers.length]!;
   const mark = shared.mark(user.email);
   const signedIn = await connection.graphql(tally, "signin", { email: user.email, password: user.password });
@@ -391,7 +411,10 @@ async function idpFlow(index: number, connection: Connection, backends: Backends
   if (token === undefined) {
     // The user info read right after sign-in finds the token another session's sign-out just ended.
     const expected = signedIn.codes.join(",") === "UNAUTHENTICATED" && shared.endedSince(user.email, mark);
-    tally.outcome(`signin: ${signedIn.codes.join(",") || "unexpected data"}${expected ? " (token ended by another session of the user)" : ""}`, expected);
+    tally.outcome(
+      `signin: ${signedIn.codes.join(",") || "unexpected data"}${expected ? " (token ended by another session of the user)" : ""}`,
+      expected,
+    );
     if (expected) tally.flows.idpEndedByOtherSession += 1;
     else tally.flows.failed += 1;
     return;
@@ -444,7 +467,16 @@ function sampleMemory(gateway: ChildProcess, label: string, atSeconds: number, d
       const usage = message as unknown as NodeJS.MemoryUsage & { eventLoop: LoopDelay };
       const driver = loopDelay(driverLoop);
       driverLoop.reset();
-      resolve({ label, atSeconds, rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, eventLoop: usage.eventLoop, driverLoop: driver });
+      resolve({
+        label,
+        atSeconds,
+        rss: usage.rss,
+        heapUsed: usage.heapUsed,
+        heapTotal: usage.heapTotal,
+        external: usage.external,
+        eventLoop: usage.eventLoop,
+        driverLoop: driver,
+      });
     });
     gateway.send("memory");
   });
@@ -478,14 +510,19 @@ function slopeMbPerMinute(samples: MemorySample[]): number {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ")).join("\n");
+  return rows
+    .map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  "))
+    .join("\n");
 }
 
 /** Warm-up, steady state and shutdown; returns whether the run passed. */
 async function main(): Promise<boolean> {
   const options = settings();
   // Imported here, not at the top: this file is also loaded into the gateway, as its memory probe.
-  const [{ SPINE_DEMO }, { IDP_DEMO }] = await Promise.all([import("../src/simulators/spine/spine.seed.js"), import("../src/simulators/idp/idp.seed.js")]);
+  const [{ SPINE_DEMO }, { IDP_DEMO }] = await Promise.all([
+    import("../src/simulators/spine/spine.seed.js"),
+    import("../src/simulators/idp/idp.seed.js"),
+  ]);
   const simulators = await startSimulators();
   const { spine, idp } = simulators;
   // The simulators keep a log of every call for tests: emptied every second here, or they
@@ -543,7 +580,8 @@ async function main(): Promise<boolean> {
 
     // Every virtual user's connection is opened while the gateway is idle (see Connection).
     const connections = Array.from({ length: options.users }, () => new Connection(url));
-    for (let i = 0; i < connections.length; i += 50) await Promise.all(connections.slice(i, i + 50).map((connection) => connection.send("GET", "/healthz", undefined)));
+    for (let i = 0; i < connections.length; i += 50)
+      await Promise.all(connections.slice(i, i + 50).map((connection) => connection.send("GET", "/healthz", undefined)));
     const samples: MemorySample[] = [await sampleMemory(gateway, "start (idle, cold)", 0, driverLoop)];
     const tally = new Tally();
     const shared = new SharedTokens();
@@ -570,7 +608,9 @@ async function main(): Promise<boolean> {
 
     await Promise.all(
       connections.map((connection, index) =>
-        load.loop(() => (index < spineUsers ? spineFlow(index, connection, backends, tally) : idpFlow(index, connection, backends, tally, shared, options.mePerFlow))),
+        load.loop(() =>
+          index < spineUsers ? spineFlow(index, connection, backends, tally) : idpFlow(index, connection, backends, tally, shared, options.mePerFlow),
+        ),
       ),
     );
     for (const connection of connections) connection.close();
@@ -592,21 +632,40 @@ function report(
   options: Settings,
   tally: Tally,
   samples: MemorySample[],
-  run: { loadStartedAt: number; loadSeconds: number; warmup: { requests: number; flows: number; atSeconds: number } | undefined; peak: number | undefined; logPath: string },
+  run: {
+    loadStartedAt: number;
+    loadSeconds: number;
+    warmup: { requests: number; flows: number; atSeconds: number } | undefined;
+    peak: number | undefined;
+    logPath: string;
+  },
 ): boolean {
   const out: string[] = [];
   const { flows } = tally;
   const allFlows = flows.spine + flows.idp + flows.idpEndedByOtherSession + flows.failed;
-  const steady = run.warmup === undefined ? undefined : { seconds: run.loadSeconds - run.warmup.atSeconds, requests: tally.requests - run.warmup.requests, flows: allFlows - run.warmup.flows };
+  const steady =
+    run.warmup === undefined
+      ? undefined
+      : { seconds: run.loadSeconds - run.warmup.atSeconds, requests: tally.requests - run.warmup.requests, flows: allFlows - run.warmup.flows };
   out.push("", `Throughput (${run.loadSeconds.toFixed(1)} s of load)`);
   out.push(
     table([
       ["", "count", "per s (whole run)", "per s (after warm-up)"],
-      ["requests", String(tally.requests), (tally.requests / run.loadSeconds).toFixed(0), steady === undefined ? "-" : (steady.requests / steady.seconds).toFixed(0)],
+      [
+        "requests",
+        String(tally.requests),
+        (tally.requests / run.loadSeconds).toFixed(0),
+        steady === undefined ? "-" : (steady.requests / steady.seconds).toFixed(0),
+      ],
       ["flows", String(allFlows), (allFlows / run.loadSeconds).toFixed(0), steady === undefined ? "-" : (steady.flows / steady.seconds).toFixed(0)],
       ["  Spine, completed", String(flows.spine), (flows.spine / run.loadSeconds).toFixed(0), ""],
       ["  IdP, completed", String(flows.idp), (flows.idp / run.loadSeconds).toFixed(0), ""],
-      ["  IdP, ended by a sign-out of another session of the user (expected)", String(flows.idpEndedByOtherSession), (flows.idpEndedByOtherSession / run.loadSeconds).toFixed(0), ""],
+      [
+        "  IdP, ended by a sign-out of another session of the user (expected)",
+        String(flows.idpEndedByOtherSession),
+        (flows.idpEndedByOtherSession / run.loadSeconds).toFixed(0),
+        "",
+      ],
       ["  failed", String(flows.failed), (flows.failed / run.loadSeconds).toFixed(0), ""],
     ]),
   );
@@ -614,14 +673,23 @@ function report(
   out.push("", "Latency by operation (ms)");
   const latencyRows = [["operation", "requests", "p50", "p90", "p99", "max"]];
   for (const [operation, latencies] of [...tally.latencies].sort(([a], [b]) => a.localeCompare(b))) {
-    latencyRows.push([operation, String(latencies.count), latencies.percentile(50).toFixed(1), latencies.percentile(90).toFixed(1), latencies.percentile(99).toFixed(1), latencies.maxMs.toFixed(1)]);
+    latencyRows.push([
+      operation,
+      String(latencies.count),
+      latencies.percentile(50).toFixed(1),
+      latencies.percentile(90).toFixed(1),
+      latencies.percentile(99).toFixed(1),
+      latencies.maxMs.toFixed(1),
+    ]);
   }
   out.push(table(latencyRows));
 
   out.push(
     "",
     "Slowest requests (x-request-id, to find in the gateway log)",
-    ...tally.slowest.map((r) => `  ${r.requestId}  ${r.operation}  ${r.ms.toFixed(0)} ms  sent ${new Date(r.sentAt).toISOString()}  ${r.codes.join(",") || "OK"}`),
+    ...tally.slowest.map(
+      (r) => `  ${r.requestId}  ${r.operation}  ${r.ms.toFixed(0)} ms  sent ${new Date(r.sentAt).toISOString()}  ${r.codes.join(",") || "OK"}`,
+    ),
   );
 
   out.push("", "Outcomes by operation and code");
@@ -672,7 +740,10 @@ function report(
       startupNotices.push(line.msg);
       return false;
     })
-    .map((line) => ({ what: `${line.msg}${line.failure === undefined ? "" : ` (${line.endpoint}: ${line.failure})`}`, expected: line.failure === "NOT_AUTHENTICATED" }));
+    .map((line) => ({
+      what: `${line.msg}${line.failure === undefined ? "" : ` (${line.endpoint}: ${line.failure})`}`,
+      expected: line.failure === "NOT_AUTHENTICATED",
+    }));
   const byWhat = new Map<string, { count: number; expected: boolean }>();
   for (const { what, expected } of warnings) byWhat.set(what, { count: (byWhat.get(what)?.count ?? 0) + 1, expected });
   const unexpectedWarnings = warnings.filter((warning) => !warning.expected).length;

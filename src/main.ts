@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   const config = loadConfig(demoDefaults(process.env), { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken });
   const simulators: SimulatorHandle[] = [];
   const spineUrl = config.spine.url ?? (await started(simulators, startSpineSimulator({ asid: config.spine.asid }))).url;
-  const idpUrl = config.idp.url ?? (await started(simulators, startIdpSimulator({ clientId: config.idp.clientId, apiToken: config.idp.apiToken }))).url;
+  const idpUrl =
+    config.idp.url ?? (await started(simulators, startIdpSimulator({ clientId: config.idp.clientId, apiToken: config.idp.apiToken }))).url;
 
   let gateway: RunningGateway;
   try {

@@ -122,7 +122,13 @@ function countingErrors(request: Request, tally: { errors: number }, next?: Requ
   };
 }
 
-async function load(url: string, options: Settings, requests: Request[], tally: { errors: number }, overrides: { connections?: number; amount?: number } = {}): Promise<Result> {
+async function load(
+  url: string,
+  options: Settings,
+  requests: Request[],
+  tally: { errors: number },
+  overrides: { connections?: number; amount?: number } = {},
+): Promise<Result> {
   tally.errors = 0;
   const result = await autocannon({
     url,
@@ -181,7 +187,11 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     const gateway = await startGateway(children, gatewayEnv({ FEDERATION_ROUTER_SECRET: ROUTER_SECRET }), logFd);
     const bare = await startBaseline(children, "bare", {});
     const apollo = await startBaseline(children, "apollo", {});
-    const proxy = await startBaseline(children, "proxy", { BENCH_IDP_URL: simulators.idp, BENCH_IDP_CLIENT_ID: IDP_DEMO.clientId, BENCH_IDP_API_TOKEN: IDP_DEMO.apiToken });
+    const proxy = await startBaseline(children, "proxy", {
+      BENCH_IDP_URL: simulators.idp,
+      BENCH_IDP_CLIENT_ID: IDP_DEMO.clientId,
+      BENCH_IDP_API_TOKEN: IDP_DEMO.apiToken,
+    });
     // The simulators log every call for tests; emptied while load runs, or they would hold millions.
     const trimmer = setInterval(() => void clearCalls(simulators), 1_000);
     const tally = { errors: 0 };
@@ -208,7 +218,12 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     const hello = post("/graphql", { query: "{ hello }" });
     await measure("baseline: bare node:http, fixed JSON", bare, [countingErrors(hello, tally)], "POST { hello }, fixed body");
     await measure("baseline: Apollo Server hello world", apollo, [countingErrors(hello, tally)], "node:http + executeHTTPGraphQLRequest, defaults");
-    await measure("baseline: bare proxy, signin's upstream calls", proxy, [countingErrors(post("/", { email: idpUser.email, password: idpUser.password }), tally)], "IdP signin + user info with got, no GraphQL");
+    await measure(
+      "baseline: bare proxy, signin's upstream calls",
+      proxy,
+      [countingErrors(post("/", { email: idpUser.email, password: idpUser.password }), tally)],
+      "IdP signin + user info with got, no GraphQL",
+    );
 
     // A signed-in IdP session whose user info is cached (the sign-in itself caches it).
     const token = await signin(gateway, idpUser.email, idpUser.password);
@@ -220,19 +235,31 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     await measure("gateway /subgraph: warm me", gateway, [countingErrors(subgraphMe, tally)], "as a router asks it; no fast path");
     const hive = await startHiveGateway(children, gateway);
     await measure("Hive Gateway → /subgraph: warm me", hive, [countingErrors(me, tally)], "client → Hive Gateway → gateway");
-    await measure("gateway: signin", gateway, [countingErrors(post("/graphql", { query: SIGNIN, variables: { email: idpUser.email, password: idpUser.password } }), tally)], "2 upstream calls each");
+    await measure(
+      "gateway: signin",
+      gateway,
+      [countingErrors(post("/graphql", { query: SIGNIN, variables: { email: idpUser.email, password: idpUser.password } }), tally)],
+      "2 upstream calls each",
+    );
     const role = spineUser.permissions[0]!;
     await measure(
       "gateway: Spine createSession + selectRole",
       gateway,
       [
-        countingErrors(post("/graphql", { query: CREATE_SESSION, variables: { token: spineUser.smartcardToken } }), tally, (_status, body, context) => {
-          context["token"] = (JSON.parse(body) as { data?: { createSession?: { token?: string } } }).data?.createSession?.token;
-        }),
+        countingErrors(
+          post("/graphql", { query: CREATE_SESSION, variables: { token: spineUser.smartcardToken } }),
+          tally,
+          (_status, body, context) => {
+            context["token"] = (JSON.parse(body) as { data?: { createSession?: { token?: string } } }).data?.createSession?.token;
+          },
+        ),
         countingErrors(
           {
             ...post("/graphql", { query: SELECT_ROLE, variables: { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier } }),
-            setupRequest: (request, context) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${String(context["token"])}` } }),
+            setupRequest: (request, context) => ({
+              ...request,
+              headers: { ...request.headers, authorization: `Bearer ${String(context["token"])}` },
+            }),
           },
           tally,
         ),
@@ -247,12 +274,23 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     const coldToken = await signin(coldGateway, idpUser.email, idpUser.password);
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     await clearCalls(simulators);
-    const coldResult = await load(coldGateway, options, [countingErrors(post("/graphql", { query: ME }, { authorization: `Bearer ${coldToken}` }), tally)], tally, {
-      connections: options.coldRequests,
-      amount: options.coldRequests,
-    });
+    const coldResult = await load(
+      coldGateway,
+      options,
+      [countingErrors(post("/graphql", { query: ME }, { authorization: `Bearer ${coldToken}` }), tally)],
+      tally,
+      {
+        connections: options.coldRequests,
+        amount: options.coldRequests,
+      },
+    );
     const coldUserInfoCalls = ((await (await fetch(`${simulators.idp}/__sim/calls?route=userinfo`)).json()) as unknown[]).length;
-    const cold = row(`gateway: ${options.coldRequests} concurrent cold me, one session`, coldResult, tally, `${coldUserInfoCalls} upstream user-info call(s)`);
+    const cold = row(
+      `gateway: ${options.coldRequests} concurrent cold me, one session`,
+      coldResult,
+      tally,
+      `${coldUserInfoCalls} upstream user-info call(s)`,
+    );
     rows.push(cold);
 
     const memory = { idp: await sessionMemory(options.sessions, "idp"), spine: await sessionMemory(options.sessions, "spine") };
@@ -263,7 +301,11 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
     const signinRow = byName("gateway: signin");
     const proxyRow = byName("baseline: bare proxy");
     const targets = [
-      { target: "warm me ≥ 0.25 × bare node:http", measured: `${(warm.requestsPerSecond / bareRps).toFixed(2)} ×`, met: warm.requestsPerSecond >= 0.25 * bareRps },
+      {
+        target: "warm me ≥ 0.25 × bare node:http",
+        measured: `${(warm.requestsPerSecond / bareRps).toFixed(2)} ×`,
+        met: warm.requestsPerSecond >= 0.25 * bareRps,
+      },
       { target: "warm me p99 ≤ 10 ms", measured: `${warm.p99} ms`, met: warm.p99 <= 10 },
       {
         target: "signin ≥ 0.6 × bare proxy",
@@ -293,7 +335,15 @@ export async function runBenchmark(argv: string[], write: (text: string) => void
 
 function render(report: BenchReport, bareRps: number, options: Settings): string {
   const header = ["row", "req/s", "× bare", "p50 ms", "p99 ms", "errors", "note"];
-  const lines = report.rows.map((r) => [r.name, r.requestsPerSecond.toFixed(0), (r.requestsPerSecond / bareRps).toFixed(3), String(r.p50), String(r.p99), String(r.errors), r.note]);
+  const lines = report.rows.map((r) => [
+    r.name,
+    r.requestsPerSecond.toFixed(0),
+    (r.requestsPerSecond / bareRps).toFixed(3),
+    String(r.p50),
+    String(r.p99),
+    String(r.errors),
+    r.note,
+  ]);
   const { memory } = report;
   const table = markdownTable(header, lines);
   const figures = (kind: SessionMemory): string => `${kind.heapPerSession.toFixed(0)} B heap, ${kind.rssPerSession.toFixed(0)} B RSS`;
@@ -304,7 +354,15 @@ function render(report: BenchReport, bareRps: number, options: Settings): string
     ["target", "measured", "met"],
     report.targets.map((t) => [t.target, t.measured, t.met ? "yes" : "NO"]),
   );
-  return [`${options.connections} connections, ${options.seconds} s per row after ${options.warmupSeconds} s unmeasured (cold me: ${options.coldRequests} connections, one request each).`, "", table, "", memoryLine, "", targets].join("\n");
+  return [
+    `${options.connections} connections, ${options.seconds} s per row after ${options.warmupSeconds} s unmeasured (cold me: ${options.coldRequests} connections, one request each).`,
+    "",
+    table,
+    "",
+    memoryLine,
+    "",
+    targets,
+  ].join("\n");
 }
 
 function markdownTable(header: string[], rows: string[][]): string {
@@ -333,7 +391,11 @@ function resultsFile(text: string, options: Settings): string {
 }
 
 async function signin(gateway: string, email: string, password: string): Promise<string> {
-  const response = await fetch(`${gateway}/graphql`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ query: SIGNIN, variables: { email, password } }) });
+  const response = await fetch(`${gateway}/graphql`, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ query: SIGNIN, variables: { email, password } }),
+  });
   const body = (await response.json()) as { data?: { signin?: { token?: string } } };
   const token = body.data?.signin?.token;
   if (token === undefined) throw new Error(`sign-in to the gateway failed (status ${response.status})`);
@@ -370,11 +432,18 @@ function startBaseline(children: ChildProcess[], kind: string, env: Record<strin
 
 /** Hive Gateway over a supergraph composed from the gateway's live SDL (the gateway alone, named `auth`). */
 async function startHiveGateway(children: ChildProcess[], gateway: string): Promise<string> {
-  const response = await fetch(`${gateway}/subgraph`, { method: "POST", headers: { ...JSON_HEADERS, "router-secret": ROUTER_SECRET }, body: JSON.stringify({ query: "{ _service { sdl } }" }) });
+  const response = await fetch(`${gateway}/subgraph`, {
+    method: "POST",
+    headers: { ...JSON_HEADERS, "router-secret": ROUTER_SECRET },
+    body: JSON.stringify({ query: "{ _service { sdl } }" }),
+  });
   const { sdl } = ((await response.json()) as { data: { _service: { sdl: string } } }).data._service;
   const file = join(tmpdir(), `bench-supergraph-${process.pid}.graphql`);
   writeFileSync(file, composeSupergraph([{ name: "auth", url: `${gateway}/subgraph`, sdl }]));
-  const url = await startTelling(children, "Hive Gateway", [join(DIST, "scripts/federation/hive-gateway.js")], { SUPERGRAPH_FILE: file, FEDERATION_ROUTER_SECRET: ROUTER_SECRET });
+  const url = await startTelling(children, "Hive Gateway", [join(DIST, "scripts/federation/hive-gateway.js")], {
+    SUPERGRAPH_FILE: file,
+    FEDERATION_ROUTER_SECRET: ROUTER_SECRET,
+  });
   // The rows post to /graphql on the URL they are given.
   return url.replace(/\/graphql$/, "");
 }
@@ -390,7 +459,9 @@ function startTelling(children: ChildProcess[], name: string, args: string[], en
 }
 
 function sessionMemory(sessions: number, kind: "idp" | "spine"): Promise<SessionMemory> {
-  const child = spawn(process.execPath, ["--expose-gc", join(HERE, "session-memory.js"), String(sessions), kind], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const child = spawn(process.execPath, ["--expose-gc", join(HERE, "session-memory.js"), String(sessions), kind], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   return new Promise((resolve, reject) => {
     child.once("message", (message) => resolve(message as SessionMemory));
     child.once("exit", (code) => reject(new Error(`the memory probe exited with code ${code}`)));

@@ -52,7 +52,13 @@ function spineSession(i: number): NewSession {
     typeInfo: PROFESSIONAL_SESSION_TYPE,
     id: `pro-xapi-session_${randomUUID()}`,
     token: spineUser.smartcardToken,
-    user: { identifier: String(555_000_000_000 + i), firstName: spineUser.firstName, lastName: spineUser.lastName, middleName: spineUser.middleName, permissions: spineUser.permissions },
+    user: {
+      identifier: String(555_000_000_000 + i),
+      firstName: spineUser.firstName,
+      lastName: spineUser.lastName,
+      middleName: spineUser.middleName,
+      permissions: spineUser.permissions,
+    },
     permission: spineUser.permissions[0],
   };
   const { sessionKey, user, permission } = parseProfessionalSession(parseJson(JSON.stringify(answer)))!;

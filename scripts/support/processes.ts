@@ -19,7 +19,11 @@ export function freePort(): Promise<number> {
  * Resolves once `url` answers (with 200 when `ready200` is set, for `/readyz`); rejects as soon
  * as `child` exits, or after `withinMs`.
  */
-export async function answering(url: string, child: ChildProcess, { withinMs, ready200 = false }: { withinMs: number; ready200?: boolean }): Promise<void> {
+export async function answering(
+  url: string,
+  child: ChildProcess,
+  { withinMs, ready200 = false }: { withinMs: number; ready200?: boolean },
+): Promise<void> {
   const deadline = performance.now() + withinMs;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`a child process exited with code ${child.exitCode} before ${url} answered`);
@@ -54,7 +58,10 @@ export async function stop(child: ChildProcess): Promise<void> {
  */
 export async function startSimulators(): Promise<{ process: ChildProcess; spine: string; idp: string }> {
   const main = fileURLToPath(new URL("../../src/simulators/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env["PATH"], SPINE_SIM_PORT: "0", IDP_SIM_PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env["PATH"], SPINE_SIM_PORT: "0", IDP_SIM_PORT: "0" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let printed = "";
   const urls = await new Promise<{ spine: string; idp: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the simulators did not start within 10 s")), 10_000);

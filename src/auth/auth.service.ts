@@ -351,12 +351,7 @@ export class AuthService {
    * Runs a sign-in and records its audit event: success with the new session, or failure with
    * the reason. A refusal by the sign-in limits has its own event (refused.rate_limited) only.
    */
-  async #audited(
-    scope: RequestScope,
-    event: AuditEventName,
-    provider: AuthProvider,
-    work: () => Promise<SignedIn>,
-  ): Promise<SignedIn> {
+  async #audited(scope: RequestScope, event: AuditEventName, provider: AuthProvider, work: () => Promise<SignedIn>): Promise<SignedIn> {
     try {
       const signedIn = await work();
       this.audit.record(scope, event, "success", sessionFields(signedIn.session.record));

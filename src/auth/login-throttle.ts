@@ -88,7 +88,11 @@ export class LoginThrottle {
     const options = this.#options;
     const consecutive = await this.#counters.increment(place.keys.consecutive, options.consecutiveMemoryMs);
     const lockMs =
-      consecutive >= options.maxConsecutiveFailures ? options.consecutiveMemoryMs : place.inWindow >= options.maxFailuresPerAccount ? options.accountLockMs : 0;
+      consecutive >= options.maxConsecutiveFailures
+        ? options.consecutiveMemoryMs
+        : place.inWindow >= options.maxFailuresPerAccount
+          ? options.accountLockMs
+          : 0;
     if (lockMs > 0) await this.#locks.set(place.keys.account, options.now() + lockMs, lockMs);
   }
 

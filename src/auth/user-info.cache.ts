@@ -61,11 +61,14 @@ export class UserInfoCache {
    * only for the request that made it, the shared cache above does the rest.
    */
   loader(): DataLoader<string, User> {
-    return new DataLoader<string, User>(async (tokens) => Promise.all(tokens.map((token) => this.get(token).catch((error: unknown) => error as Error))), {
-      // The IdP answers one token per call, so batching has nothing to join: it would only hold
-      // each load back a tick. The loader still answers the same token once per request.
-      batch: false,
-    });
+    return new DataLoader<string, User>(
+      async (tokens) => Promise.all(tokens.map((token) => this.get(token).catch((error: unknown) => error as Error))),
+      {
+        // The IdP answers one token per call, so batching has nothing to join: it would only hold
+        // each load back a tick. The loader still answers the same token once per request.
+        batch: false,
+      },
+    );
   }
 
   async #load(key: string, accessToken: string, fresh: boolean): Promise<User> {

@@ -123,7 +123,10 @@ export class Upstream {
    */
   async answers(timeoutMs: number): Promise<boolean> {
     try {
-      const response = await this.#capped("readiness", this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } }));
+      const response = await this.#capped(
+        "readiness",
+        this.#http("", { method: "GET", timeout: { request: Math.min(timeoutMs, this.#options.timeoutMs) } }),
+      );
       return response.statusCode < 500;
     } catch {
       return false;
@@ -208,7 +211,8 @@ export class Upstream {
       call.cancel();
     });
     return call.catch((error: unknown) => {
-      if (tooLarge) throw new BackendError(backend, "BAD_RESPONSE", endpoint, { cause: { code: "RESPONSE_TOO_LARGE", limitBytes: this.#maxResponseBytes } });
+      if (tooLarge)
+        throw new BackendError(backend, "BAD_RESPONSE", endpoint, { cause: { code: "RESPONSE_TOO_LARGE", limitBytes: this.#maxResponseBytes } });
       throw toBackendError(backend, endpoint, error);
     });
   }

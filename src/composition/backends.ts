@@ -9,7 +9,11 @@ export interface Backends {
   idp: IdpClient;
 }
 
-export function createBackends(config: ResolvedConfig, observability: Pick<Observability, "onCall" | "onCircuitChange">, now: () => number): Backends {
+export function createBackends(
+  config: ResolvedConfig,
+  observability: Pick<Observability, "onCall" | "onCircuitChange">,
+  now: () => number,
+): Backends {
   // What both backends' clients share: the observers, the clock, the answer cap and the breaker's settings.
   const shared = {
     onCall: observability.onCall,

@@ -19,7 +19,11 @@ export type StopStep = (() => unknown) | undefined;
  * requests and lets those in progress finish (up to the grace period), then `steps` run in
  * order. Should listening fail, the same steps run before the error is thrown.
  */
-export async function serve(server: Server, where: { port: number; host: string }, steps: StopStep[]): Promise<{ url: string; close(): Promise<void> }> {
+export async function serve(
+  server: Server,
+  where: { port: number; host: string },
+  steps: StopStep[],
+): Promise<{ url: string; close(): Promise<void> }> {
   const release = async (): Promise<void> => {
     for (const step of steps) await step?.();
   };

@@ -67,7 +67,11 @@ export function publicView(
     // the location where the parser stopped.
     return { code: "GRAPHQL_VALIDATION_FAILED", message: TOO_COMPLEX, extensions: {}, unexpected: false, hideLocations: true };
   }
-  if (requestCode === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && error.extensions.validationErrorCode === "INTROSPECTION_DISABLED") {
+  if (
+    requestCode === "GRAPHQL_VALIDATION_FAILED" &&
+    error instanceof GraphQLError &&
+    error.extensions.validationErrorCode === "INTROSPECTION_DISABLED"
+  ) {
     return { code: requestCode, message: INTROSPECTION_REFUSED, extensions: {}, unexpected: false };
   }
   if (error instanceof GraphQLError && error.message === APQ_HASH_MISMATCH) {
@@ -97,7 +101,7 @@ function isValueNode(node: ASTNode): boolean {
  * values can be passwords or tokens.
  */
 function withoutEchoedValues(message: string): string {
-  if (!message.startsWith("Variable \"$")) {
+  if (!message.startsWith('Variable "$')) {
     return message
       .replace(/, found [\s\S]*$/, ".")
       .replace(/(cannot represent a non[- ][\w ]+value): [\s\S]*$/, "$1.")
@@ -112,6 +116,9 @@ function withoutEchoedValues(message: string): string {
       : `${/^Variable "\$[^"]+"/.exec(message)![0]} has an invalid value.`;
   }
   const [, subject, at, reason] = variable;
-  const safeReason = /^(Field "[^"]+" is not defined by type "[^"]+"|Field "[^"]+" of required type "[^"]+" was not provided|Expected non-nullable type "[^"]+" not to be null)\.?/.exec(reason ?? "");
+  const safeReason =
+    /^(Field "[^"]+" is not defined by type "[^"]+"|Field "[^"]+" of required type "[^"]+" was not provided|Expected non-nullable type "[^"]+" not to be null)\.?/.exec(
+      reason ?? "",
+    );
   return `${subject} got an invalid value${at === undefined ? "" : ` at "${at}"`}${safeReason === null ? "." : `; ${safeReason[0].replace(/\.?$/, ".")}`}`;
 }

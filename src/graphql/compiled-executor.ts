@@ -45,7 +45,8 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
           if (!isCompiledQuery(query)) return query;
           const run = await runCompiled(schema, { compiled: query, operation }, context, request.variables ?? {});
           if ("refused" in run) return { errors: run.refused };
-          if (known !== undefined && request.query !== undefined) known.remember(request.query, request.operationName ?? undefined, { compiled: query, document, operation });
+          if (known !== undefined && request.query !== undefined)
+            known.remember(request.query, request.operationName ?? undefined, { compiled: query, document, operation });
           return run.result;
         },
       };
@@ -95,7 +96,11 @@ const OPERATION_NAME_NEEDED = "Must provide operation name if query contains mul
  * each becomes one, with the same message, path, locations and cause.
  */
 function asGraphQLError(error: GraphQLError): GraphQLError {
-  const converted = new GraphQLError(error.message, { path: error.path, originalError: error.originalError ?? undefined, extensions: error.extensions });
+  const converted = new GraphQLError(error.message, {
+    path: error.path,
+    originalError: error.originalError ?? undefined,
+    extensions: error.extensions,
+  });
   // graphql-js works locations out from nodes, which graphql-jit does not keep; it gives them as they are.
   return Object.assign(converted, { locations: error.locations });
 }

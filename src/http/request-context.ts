@@ -147,6 +147,12 @@ function bearerToken(authorization: string | undefined): string | undefined {
 function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trustedProxyHops: number): string {
   // The common case, asked on every request: nothing to split.
   if (trustedProxyHops === 0 || forwardedFor === undefined) return peer ?? "unknown";
-  const chain = [...(forwardedFor ?? "").split(",").map((entry) => entry.trim()).filter(Boolean), peer ?? "unknown"];
+  const chain = [
+    ...(forwardedFor ?? "")
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+    peer ?? "unknown",
+  ];
   return chain[Math.max(0, chain.length - 1 - trustedProxyHops)]!;
 }

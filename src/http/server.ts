@@ -37,7 +37,6 @@ export interface HttpServerOptions {
   limits?: HttpLimitOptions;
 }
 
-
 /** The header in which the router presents the shared secret on every request to `/subgraph`. */
 export const ROUTER_SECRET_HEADER = "router-secret";
 
@@ -188,11 +187,19 @@ async function graphql(
       // could escape a surrogate, and only an escape can (see refuseLoneSurrogates).
       parsed = SURROGATE_ESCAPE.test(body) ? JSON.parse(body, refuseLoneSurrogates) : JSON.parse(body);
     } catch (error) {
-      return sendGraphqlError(res, 400, "BAD_REQUEST", error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.");
+      return sendGraphqlError(
+        res,
+        400,
+        "BAD_REQUEST",
+        error instanceof NotUnicode ? "The request body holds text that is not valid Unicode." : "The request body is not valid JSON.",
+      );
     }
   }
   // The fast path checks the method and content type itself: what it may answer is what Apollo's CSRF prevention accepts (see there).
-  const fast = await fastPath?.answer({ method: req.method, contentType: header(req, "content-type"), accept: header(req, "accept"), body: parsed }, context);
+  const fast = await fastPath?.answer(
+    { method: req.method, contentType: header(req, "content-type"), accept: header(req, "accept"), body: parsed },
+    context,
+  );
   if (fast !== undefined) {
     // With its length known the answer goes out whole, not in chunked framing (as Apollo's does).
     res.writeHead(fast.status, { "content-type": fast.contentType, "content-length": Buffer.byteLength(fast.body) });
@@ -210,7 +217,11 @@ async function graphql(
     context: async () => context,
   });
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  const refused = refusalsAsOk && response.status === 400 && context.outcome.codes.size > 0 && /^application\/json\b/i.test(response.headers.get("content-type") ?? "");
+  const refused =
+    refusalsAsOk &&
+    response.status === 400 &&
+    context.outcome.codes.size > 0 &&
+    /^application\/json\b/i.test(response.headers.get("content-type") ?? "");
   res.statusCode = refused ? 200 : (response.status ?? 200);
   if (response.body.kind === "complete") {
     res.end(response.body.string);

@@ -25,7 +25,8 @@ type Extension = keyof typeof TYPES;
  * The app's pages may load only their own scripts and styles and talk only to this origin:
  * an injected script could not send anything elsewhere, nor could the app be framed.
  */
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
  * The same for the explorer, which in addition needs the fonts and icons GraphiQL's stylesheet
@@ -54,7 +55,12 @@ export function webSites(options: WebSitesOptions = {}): WebSites {
   const built = join(root, "dist", "web");
   const app = staticSite(APP_PATH, { html: web, css: web, svg: web, js: built }, CONTENT_SECURITY_POLICY, built);
   // The explorer's stylesheet is GraphiQL's, bundled with its script.
-  const explorer = staticSite(EXPLORER_PATH, { html: join(web, "explorer"), css: join(built, "explorer"), js: join(built, "explorer") }, EXPLORER_CONTENT_SECURITY_POLICY, built);
+  const explorer = staticSite(
+    EXPLORER_PATH,
+    { html: join(web, "explorer"), css: join(built, "explorer"), js: join(built, "explorer") },
+    EXPLORER_CONTENT_SECURITY_POLICY,
+    built,
+  );
   const demoUsers = options.demoUsers === undefined ? undefined : JSON.stringify(options.demoUsers);
   return async (res, path) => {
     if (path === DEMO_USERS_PATH && demoUsers !== undefined) {

@@ -140,7 +140,10 @@ export class AuditTrail {
       }
     }
     this.#options.onEvent?.(line, "dropped");
-    this.#options.log.error({ audit: { event, outcome, requestId: request.requestId }, sinkFailure: this.#failure }, "audit event lost: the audit sink has failed");
+    this.#options.log.error(
+      { audit: { event, outcome, requestId: request.requestId }, sinkFailure: this.#failure },
+      "audit event lost: the audit sink has failed",
+    );
   }
 
   /** At shutdown: writes out what is buffered and closes the sink, within CLOSE_TIMEOUT_MS. */

@@ -24,7 +24,12 @@ type Recorded = Pick<GatewayContext, "outcome" | "log">;
 const labels = new WeakMap<OperationDefinitionNode, string>();
 
 /** The operation's name (as the client gave it) and its root fields. */
-export function recordOperation(context: Recorded, operationName: string | undefined, operation: OperationDefinitionNode | undefined, document: DocumentNode): void {
+export function recordOperation(
+  context: Recorded,
+  operationName: string | undefined,
+  operation: OperationDefinitionNode | undefined,
+  document: DocumentNode,
+): void {
   context.outcome.operation = operationName ?? operation?.name?.value ?? null;
   if (operation === undefined) {
     context.outcome.rootFields = null;

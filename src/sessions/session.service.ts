@@ -265,7 +265,6 @@ export class SessionService {
     return (await this.#shared.current.get(record.id)) === undefined;
   }
 
-
   async #write<R extends SessionRecord>(record: R): Promise<{ token: string; session: ActiveSession<R> }> {
     const token = newSessionToken();
     const key = storeKeyOf(token);

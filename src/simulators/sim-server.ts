@@ -262,10 +262,7 @@ interface CompiledRoute {
   segments: string[];
 }
 
-type RouteMatch =
-  | { kind: "route"; route: CompiledRoute; params: Record<string, string> }
-  | { kind: "method"; allow: string[] }
-  | { kind: "none" };
+type RouteMatch = { kind: "route"; route: CompiledRoute; params: Record<string, string> } | { kind: "method"; allow: string[] } | { kind: "none" };
 
 function compileRoute(spec: RouteSpec): CompiledRoute {
   return { spec, segments: spec.path.split("/") };

@@ -62,14 +62,30 @@ describe("AuthService with a session store that cannot be written", () => {
       },
       delete: async () => {},
     };
-    const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });
+    const idpClient = new IdpClient({
+      baseUrl: `${idp.url}/`,
+      clientId: IDP_DEMO.clientId,
+      apiToken: IDP_DEMO.apiToken,
+      timeoutMs: 2_000,
+      timeZone: "UTC",
+    });
     auth = new AuthService({
       spine: new SpineClient({ baseUrl: `${spine.url}/`, asid: SPINE_DEMO.asid, timeoutMs: 2_000 }),
       idp: idpClient,
-      sessions: new SessionService({ store: failingWrites, expiries: store.expiryIndex("session"), coordination: sessionCoordination(store), ...SESSION_OPTIONS }),
+      sessions: new SessionService({
+        store: failingWrites,
+        expiries: store.expiryIndex("session"),
+        coordination: sessionCoordination(store),
+        ...SESSION_OPTIONS,
+      }),
       userInfo: new UserInfoCache({ idp: idpClient, cache: store.namespace("userinfo"), ttlMs: 0 }),
       throttle: new LoginThrottle({ counters: store.counters("login"), locks: store.namespace("login-lock"), ...LOGIN_LIMITS }),
-      audit: new AuditTrail({ destination: { write: (line: string) => auditLines.push(line) }, log: pino({ level: "silent" }), now: Date.now, spineAsid: SPINE_DEMO.asid }),
+      audit: new AuditTrail({
+        destination: { write: (line: string) => auditLines.push(line) },
+        log: pino({ level: "silent" }),
+        now: Date.now,
+        spineAsid: SPINE_DEMO.asid,
+      }),
     });
   });
   afterAll(async () => {
@@ -108,15 +124,31 @@ describe("AuthService sessions as stored", () => {
   const auditLines: Array<Record<string, unknown>> = [];
   const idpUser = IDP_DEMO.users[0]!;
   const scopeFor = (token: string | undefined): RequestScope =>
-    requestScope(sessions, userInfo, audit, { token, clientAddress: "127.0.0.1", requestId: "stored-sessions-test", log: () => pino({ level: "silent" }) });
+    requestScope(sessions, userInfo, audit, {
+      token,
+      clientAddress: "127.0.0.1",
+      requestId: "stored-sessions-test",
+      log: () => pino({ level: "silent" }),
+    });
 
   beforeAll(async () => {
     spine = await startSpineSimulator();
     idp = await startIdpSimulator();
     store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     records = store.namespace<SessionRecord>("session");
-    sessions = new SessionService({ store: records, expiries: store.expiryIndex("session"), coordination: sessionCoordination(store), ...SESSION_OPTIONS });
-    const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });
+    sessions = new SessionService({
+      store: records,
+      expiries: store.expiryIndex("session"),
+      coordination: sessionCoordination(store),
+      ...SESSION_OPTIONS,
+    });
+    const idpClient = new IdpClient({
+      baseUrl: `${idp.url}/`,
+      clientId: IDP_DEMO.clientId,
+      apiToken: IDP_DEMO.apiToken,
+      timeoutMs: 2_000,
+      timeZone: "UTC",
+    });
     userInfo = new UserInfoCache({ idp: idpClient, cache: store.namespace("userinfo"), ttlMs: 60_000 });
     audit = new AuditTrail({
       destination: { write: (line: string) => auditLines.push(JSON.parse(line) as Record<string, unknown>) },
@@ -144,7 +176,11 @@ describe("AuthService sessions as stored", () => {
     const stored = await records.get(storeKeyOf(signedIn.token!));
     expect(stored?.user).toEqual({ provider: "IDP", identifier: "6" });
     expect(JSON.stringify(stored)).not.toMatch(/profiles|groups|Rahima/);
-    expect(toUserView(signedIn.user)).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun", groups: ["Provider", "MCI Approver", "API Consumer"] });
+    expect(toUserView(signedIn.user)).toMatchObject({
+      id: "idp:6",
+      displayName: "Dr. Rahima Khatun",
+      groups: ["Provider", "MCI Approver", "API Consumer"],
+    });
     expect(signedIn.user.profiles).toHaveLength(4);
     expect(auditLines.at(-1)).toMatchObject({ event: "signin", outcome: "success", userId: "idp:6" });
   });
@@ -171,7 +207,13 @@ describe("AuthService sessions as stored", () => {
 
     expect(await auth.me(scopeFor(token))).toMatchObject({ provider: "IDP", identifier: "6", displayName: "Dr. Rahima Khatun" });
     expect(await auth.signout(scopeFor(token))).toBe(true);
-    expect(auditLines.at(-1)).toMatchObject({ event: "signout", outcome: "success", provider: "IDP", userId: "idp:6", sessionIdHash: hashSessionId(earlier.id) });
+    expect(auditLines.at(-1)).toMatchObject({
+      event: "signout",
+      outcome: "success",
+      provider: "IDP",
+      userId: "idp:6",
+      sessionIdHash: hashSessionId(earlier.id),
+    });
     expect(await records.get(storeKeyOf(token))).toBeUndefined();
   });
 });

@@ -51,12 +51,22 @@ describe("toPublicError", () => {
 
   it("keeps only field names and rules of a validation error, never the value", () => {
     const error = new ArgumentValidationError([
-      { property: "password", value: "hunter2-secret", target: { password: "hunter2-secret" }, constraints: { isByteLength: "password too long" }, children: [] },
+      {
+        property: "password",
+        value: "hunter2-secret",
+        target: { password: "hunter2-secret" },
+        constraints: { isByteLength: "password too long" },
+        children: [],
+      },
     ]);
 
     const result = toPublicError(error);
 
-    expect(result).toEqual({ code: ErrorCode.BAD_USER_INPUT, message: "The input is not valid.", extensions: { fields: [{ field: "password", problems: ["password too long"] }] } });
+    expect(result).toEqual({
+      code: ErrorCode.BAD_USER_INPUT,
+      message: "The input is not valid.",
+      extensions: { fields: [{ field: "password", problems: ["password too long"] }] },
+    });
     expect(JSON.stringify(result)).not.toContain("hunter2-secret");
   });
 

@@ -46,7 +46,9 @@ describe("shutdown of the gateway process, whatever its standard output's reader
   }
 
   async function requests(count: number): Promise<void> {
-    await Promise.all(Array.from({ length: count }, () => fetch(`${gateway!.url}/healthz`, { headers: { "x-request-id": `r-${randomUUID()}`.padEnd(128, "x") } })));
+    await Promise.all(
+      Array.from({ length: count }, () => fetch(`${gateway!.url}/healthz`, { headers: { "x-request-id": `r-${randomUUID()}`.padEnd(128, "x") } })),
+    );
   }
 
   /**
@@ -74,7 +76,9 @@ describe("shutdown of the gateway process, whatever its standard output's reader
   /** The exit notices on stderr: how many lines each output dropped. */
   function droppedAtExit(): Record<string, number> {
     const notices = gateway!.errorOutput.split("\n").filter((line) => line.includes("lines dropped"));
-    return Object.fromEntries(notices.map((line) => JSON.parse(line) as { output: string; dropped: number }).map(({ output, dropped }) => [output, dropped]));
+    return Object.fromEntries(
+      notices.map((line) => JSON.parse(line) as { output: string; dropped: number }).map(({ output, dropped }) => [output, dropped]),
+    );
   }
 
   it("exits within the output's close bound when the reader stopped reading after 400 KB, counting the lines it could not write", async () => {
@@ -83,7 +87,9 @@ describe("shutdown of the gateway process, whatever its standard output's reader
     gateway!.child.kill("SIGTERM");
     const ms = await timeToExit();
 
-    process.stdout.write(`stalled reader: SIGTERM to exit ${Math.round(ms)} ms, exit code ${gateway!.child.exitCode}, dropped ${JSON.stringify(droppedAtExit())}\n`);
+    process.stdout.write(
+      `stalled reader: SIGTERM to exit ${Math.round(ms)} ms, exit code ${gateway!.child.exitCode}, dropped ${JSON.stringify(droppedAtExit())}\n`,
+    );
     expect(ms).toBeLessThan(OUTPUT_CLOSE_TIMEOUT_MS + 1_500);
     expect(gateway!.child.exitCode).toBe(0);
     expect(droppedAtExit()["log"]).toBeGreaterThan(0);
@@ -97,7 +103,9 @@ describe("shutdown of the gateway process, whatever its standard output's reader
     gateway!.child.kill("SIGTERM");
     const ms = await timeToExit();
 
-    process.stdout.write(`stalled reader with the audit trail on it: SIGTERM to exit ${Math.round(ms)} ms, dropped ${JSON.stringify(droppedAtExit())}\n`);
+    process.stdout.write(
+      `stalled reader with the audit trail on it: SIGTERM to exit ${Math.round(ms)} ms, dropped ${JSON.stringify(droppedAtExit())}\n`,
+    );
     expect(ms).toBeLessThan(OUTPUT_CLOSE_TIMEOUT_MS + 1_500);
     expect(droppedAtExit()).toEqual({ log: expect.any(Number), audit: 1 });
   });
@@ -118,7 +126,12 @@ describe("shutdown of the gateway process, whatever its standard output's reader
     await stalledReader();
     gateway!.child.kill("SIGTERM");
     // The first signal has been taken once the listener is closed.
-    while (await fetch(`${gateway!.url}/healthz`).then(() => true, () => false));
+    while (
+      await fetch(`${gateway!.url}/healthz`).then(
+        () => true,
+        () => false,
+      )
+    );
 
     gateway!.child.kill("SIGTERM");
     const ms = await timeToExit();

@@ -12,7 +12,12 @@ function auditFhir(input: string): { status: number | null; stdout: string; stde
 describe("npm run audit:fhir", () => {
   it("renders each line the audit trail writes as a FHIR AuditEvent", () => {
     const lines: string[] = [];
-    const trail = new AuditTrail({ destination: { write: (line: string) => lines.push(line) }, log: pino({ level: "silent" }), now: () => Date.parse("2026-11-21T09:00:00Z"), spineAsid: "200000000220" });
+    const trail = new AuditTrail({
+      destination: { write: (line: string) => lines.push(line) },
+      log: pino({ level: "silent" }),
+      now: () => Date.parse("2026-11-21T09:00:00Z"),
+      spineAsid: "200000000220",
+    });
     trail.record({ requestId: "r1", clientAddress: "203.0.113.7" }, "signin", "failure", { provider: null, reason: "UNAUTHENTICATED" });
     trail.record({ requestId: "r2", clientAddress: "203.0.113.7" }, "refused.rate_limited", "failure", { provider: null, reason: "signin" });
 
@@ -20,7 +25,12 @@ describe("npm run audit:fhir", () => {
 
     expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
     const expected = lines.map((line) => toFhirAuditEvent(JSON.parse(line) as AuditEvent));
-    expect(stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual(expected);
+    expect(
+      stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual(expected);
     expect(expected[0]).toMatchObject({ resourceType: "AuditEvent", outcome: "4", outcomeDesc: "UNAUTHENTICATED" });
   });
 

@@ -45,8 +45,18 @@ describe("maskError", () => {
   });
 
   it.each([
-    ["a GatewayError", new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission."), "FORBIDDEN", "The user does not hold this permission."],
-    ["a backend failure", new BackendError(AuthProvider.IDP, "TIMEOUT", "signin"), "UPSTREAM_UNAVAILABLE", "The identity provider is not available right now."],
+    [
+      "a GatewayError",
+      new GatewayError(ErrorCode.FORBIDDEN, "The user does not hold this permission."),
+      "FORBIDDEN",
+      "The user does not hold this permission.",
+    ],
+    [
+      "a backend failure",
+      new BackendError(AuthProvider.IDP, "TIMEOUT", "signin"),
+      "UPSTREAM_UNAVAILABLE",
+      "The identity provider is not available right now.",
+    ],
     ["a store failure", new StoreError("get", new Error(SECRET)), "STORE_UNAVAILABLE", "The session store is unavailable; try again shortly."],
   ])("passes %s with its contract code and its own words", (_name, error, code, message) => {
     const result = masked(error);
@@ -65,21 +75,24 @@ describe("maskError", () => {
     },
   );
 
-  it.each(["more that", "more than"])("turns graphql-js's token-limit parse error (%s) into the generic refusal, without the limit or its location", (words) => {
-    const error = new GraphQLError(`Syntax Error: Document contains ${words} 1000 tokens. Parsing aborted.`, {
-      extensions: { code: "GRAPHQL_PARSE_FAILED" },
-    });
+  it.each(["more that", "more than"])(
+    "turns graphql-js's token-limit parse error (%s) into the generic refusal, without the limit or its location",
+    (words) => {
+      const error = new GraphQLError(`Syntax Error: Document contains ${words} 1000 tokens. Parsing aborted.`, {
+        extensions: { code: "GRAPHQL_PARSE_FAILED" },
+      });
 
-    const result = masked(error, { locations: [{ line: 1, column: 4321 }] });
+      const result = masked(error, { locations: [{ line: 1, column: 4321 }] });
 
-    expect(result).toEqual({ message: TOO_COMPLEX, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } });
-  });
+      expect(result).toEqual({ message: TOO_COMPLEX, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } });
+    },
+  );
 
   it.each([
     [`Syntax Error: Unexpected Name "${SECRET}".`, "Syntax Error: Unexpected Name."],
     [`Syntax Error: Unexpected String "${SECRET}".`, "Syntax Error: Unexpected String."],
     [`Syntax Error: Unexpected BlockString "${SECRET}\n${SECRET}".`, "Syntax Error: Unexpected BlockString."],
-    ["Syntax Error: Unexpected Int \"987654321012\".", "Syntax Error: Unexpected Int."],
+    ['Syntax Error: Unexpected Int "987654321012".', "Syntax Error: Unexpected Int."],
     [`Syntax Error: Expected Name, found String "${SECRET}".`, "Syntax Error: Expected Name."],
     ["Syntax Error: Unexpected <EOF>.", "Syntax Error: Unexpected <EOF>."],
     ["Syntax Error: Unterminated string.", "Syntax Error: Unterminated string."],
@@ -116,14 +129,18 @@ describe("an unexpected error over HTTP", () => {
         },
       }),
     });
-    const log = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const log = createLogger({
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
     apollo = createApollo({ schema, production: true });
     await apollo.start();
     server = createHttpServer({
       apollo,
       log,
       // The resolver above uses none of the services: the context carries what the front and the mask read.
-      context: ({ requestId, log: requestLog }) => ({ requestId, log: requestLog(), outcome: { operation: null, codes: new Set<string>() } }) as unknown as GatewayContext,
+      context: ({ requestId, log: requestLog }) =>
+        ({ requestId, log: requestLog(), outcome: { operation: null, codes: new Set<string>() } }) as unknown as GatewayContext,
       readiness: async () => ({}),
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -150,13 +167,18 @@ describe("an unexpected error over HTTP", () => {
     expect(response.headers.get("x-request-id")).toBe(requestId);
     expect(JSON.parse(text)).toEqual({
       data: { broken: null },
-      errors: [{ message: "Internal server error.", locations: [{ line: 1, column: 15 }], path: ["broken"], extensions: { code: "INTERNAL_SERVER_ERROR" } }],
+      errors: [
+        { message: "Internal server error.", locations: [{ line: 1, column: 15 }], path: ["broken"], extensions: { code: "INTERNAL_SERVER_ERROR" } },
+      ],
     });
     expect(text).not.toContain(detail);
     const logged = lines.filter((line) => line["requestId"] === requestId);
     expect(logged).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ msg: "unexpected error, answered as INTERNAL_SERVER_ERROR", err: expect.objectContaining({ message: `a bug: ${detail}` }) }),
+        expect.objectContaining({
+          msg: "unexpected error, answered as INTERNAL_SERVER_ERROR",
+          err: expect.objectContaining({ message: `a bug: ${detail}` }),
+        }),
         expect.objectContaining({ msg: "request", operation: "Probe", outcome: "INTERNAL_SERVER_ERROR", status: 200 }),
       ]),
     );

@@ -27,7 +27,8 @@ describeWithRedisServer("Store on Redis Cluster (3 primaries, 3 replicas)", () =
 });
 
 /** The ACL docs/redis.md gives the gateway's user: every command the store sends, and no other. */
-const GATEWAY_ACL = "on >acl-test-password ~* resetchannels -@all +get +set +del +evalsha +eval +incr +decr +pexpire +zadd +zrem +zrange +zrangebyscore +zremrangebyscore +zcard +scan +info +ping +quit +select +cluster|slots";
+const GATEWAY_ACL =
+  "on >acl-test-password ~* resetchannels -@all +get +set +del +evalsha +eval +incr +decr +pexpire +zadd +zrem +zrange +zrangebyscore +zremrangebyscore +zcard +scan +info +ping +quit +select +cluster|slots";
 
 describeWithRedisServer("Store on Redis as an ACL user allowed the documented commands only", () => {
   let server: RedisServer;
@@ -36,7 +37,8 @@ describeWithRedisServer("Store on Redis as an ACL user allowed the documented co
   });
   afterAll(() => server?.kill());
 
-  describe("contract", () => storeContract(() => onRedis(redisSettings({ REDIS_URL: `redis://gateway:acl-test-password@127.0.0.1:${server.port}` }))));
+  describe("contract", () =>
+    storeContract(() => onRedis(redisSettings({ REDIS_URL: `redis://gateway:acl-test-password@127.0.0.1:${server.port}` }))));
 });
 
 describeWithRedisServer("Store on Redis behind Sentinel (a primary, a replica, 3 sentinels)", () => {
@@ -240,7 +242,12 @@ function storeContract(open: () => Store): void {
 
     it("keeps at most max members and hands back the oldest taken out", async () => {
       const index = store.cappedIndex(`${ns}-capped`);
-      for (const [member, score] of [["a", 1], ["b", 2], ["c", 3]] as const) expect(await index.add("user", member, score, cap)).toEqual([]);
+      for (const [member, score] of [
+        ["a", 1],
+        ["b", 2],
+        ["c", 3],
+      ] as const)
+        expect(await index.add("user", member, score, cap)).toEqual([]);
 
       expect(await index.add("user", "d", 4, cap)).toEqual(["a"]);
       expect(await index.members("user")).toEqual(["b", "c", "d"]);
@@ -248,7 +255,12 @@ function storeContract(open: () => Store): void {
 
     it("never evicts the member being added, even when it is the oldest", async () => {
       const index = store.cappedIndex(`${ns}-capped`);
-      for (const [member, score] of [["a", 10], ["b", 20], ["c", 30]] as const) await index.add("clock-behind", member, score, cap);
+      for (const [member, score] of [
+        ["a", 10],
+        ["b", 20],
+        ["c", 30],
+      ] as const)
+        await index.add("clock-behind", member, score, cap);
 
       expect(await index.add("clock-behind", "late", 5, cap)).toEqual(["a"]);
       expect(await index.members("clock-behind")).toEqual(["late", "b", "c"]);
@@ -288,7 +300,9 @@ function storeContract(open: () => Store): void {
         const name = `${ns}-capped-race`;
         const added = Array.from({ length: 30 }, (_, i) => `m${String(i).padStart(2, "0")}`);
 
-        const evicted = (await Promise.all(added.map((member, i) => (i % 2 === 0 ? store : other).cappedIndex(name).add("user", member, i, cap)))).flat();
+        const evicted = (
+          await Promise.all(added.map((member, i) => (i % 2 === 0 ? store : other).cappedIndex(name).add("user", member, i, cap)))
+        ).flat();
 
         // In memory each store is its own process with its own index: each keeps its own cap.
         const sharing = await shareData(store, other);

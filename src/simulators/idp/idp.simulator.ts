@@ -55,8 +55,7 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
 
   // The organisation's pair is checked first and always answers 401 (idp.md); the configurable
   // status is only for a user's bad credentials or token.
-  const clientAccepted = (req: SimRequest): boolean =>
-    headerOf(req, "client_id") === clientId && headerOf(req, "X-Auth-Token") === apiToken;
+  const clientAccepted = (req: SimRequest): boolean => headerOf(req, "client_id") === clientId && headerOf(req, "X-Auth-Token") === apiToken;
   const notAuthenticated = (status: number = notAuthenticatedStatus): SimResponse => ({
     status,
     body: { error: true, message: "Not authenticated", code: 401 },

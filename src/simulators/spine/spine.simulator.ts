@@ -1,12 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { isObject } from "../../backends/wire.js";
-import {
-  headerOf,
-  startSimServer,
-  type SimRequest,
-  type SimResponse,
-  type SimulatorHandle,
-} from "../sim-server.js";
+import { headerOf, startSimServer, type SimRequest, type SimResponse, type SimulatorHandle } from "../sim-server.js";
 import { SPINE_DEMO, type SpineDemoUser, type SpinePermission } from "./spine.seed.js";
 
 /** Options of {@link startSpineSimulator}. */
