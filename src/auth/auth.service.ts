@@ -45,7 +45,7 @@ export interface CurrentSession {
 }
 
 /** Everything the service works with; built by the composition root (src/composition/services.ts). */
-export interface AuthServiceOptions {
+interface AuthServiceOptions {
   spine: SpineClient;
   idp: IdpClient;
   sessions: SessionService;

@@ -5,7 +5,7 @@ import type { CounterStore, KeyValueStore } from "../store/store.js";
 import { sha256 } from "../crypto/sha256.js";
 
 /** The limits (documented where the settings are read), where the counts live, and the clock. */
-export interface LoginThrottleOptions extends LoginLimitOptions {
+interface LoginThrottleOptions extends LoginLimitOptions {
   /** The attempt windows, shared by every instance. */
   counters: CounterStore;
   /** Locked accounts: until when, by account key. */

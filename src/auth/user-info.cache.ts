@@ -4,7 +4,7 @@ import type { User } from "../domain/user.js";
 import { storeKeyOf } from "../sessions/session-token.js";
 import type { KeyValueStore } from "../store/store.js";
 
-export interface UserInfoCacheOptions {
+interface UserInfoCacheOptions {
   idp: IdpClient;
   /** Shared by every instance; keyed by the token's hash. */
   cache: KeyValueStore<User>;

@@ -8,7 +8,7 @@ import { KnownOperations } from "../graphql/known-operations.js";
 import type { ResolvedConfig } from "./config.js";
 
 /** The GraphQL servers, started: the public graph (with its fast path) and, with a router secret, the subgraph. */
-export interface GatewayGraphql {
+interface GatewayGraphql {
   apollo: ApolloServer<GatewayContext>;
   fastPath: FastPath;
   subgraph: { apollo: ApolloServer<GatewayContext>; routerSecret: string } | undefined;

@@ -12,7 +12,7 @@ import { OUTPUT_CLOSE_TIMEOUT_MS } from "../logging/stream-output.js";
 export const SHUTDOWN_LIMIT_MS = SHUTDOWN_GRACE_MS + OUTPUT_CLOSE_TIMEOUT_MS + 1_000;
 
 /** What runs once the server takes no more requests, in order; each step may be absent. */
-export type StopStep = (() => unknown) | undefined;
+type StopStep = (() => unknown) | undefined;
 
 /**
  * Listens, and returns the server's URL and the one stop sequence: the server stops taking

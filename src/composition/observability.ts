@@ -20,7 +20,7 @@ export interface Observability {
   close(): Promise<void>;
 }
 
-export interface ObservabilityOptions {
+interface ObservabilityOptions {
   now: () => number;
   /** Where log lines go; standard output when unset. */
   logDestination?: DestinationStream;

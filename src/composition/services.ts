@@ -11,7 +11,7 @@ import type { ResolvedConfig } from "./config.js";
 import type { Observability } from "./observability.js";
 import type { GatewayStore } from "./store.js";
 
-export interface Services {
+interface Services {
   sessions: SessionService;
   userInfo: UserInfoCache;
   auth: AuthService;

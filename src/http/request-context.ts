@@ -26,7 +26,7 @@ export interface IncomingGraphqlRequest {
   log: () => Logger;
 }
 
-export interface RequestContextOptions {
+interface RequestContextOptions {
   auth: AuthService;
   credentials: SessionCredentialsService;
   sessions: SessionService;

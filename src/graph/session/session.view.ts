@@ -5,7 +5,7 @@ import type { GatewayContext } from "../context.js";
 import { toUserView, type UserView } from "../user/user.view.js";
 
 /** A session as the graph shows it (src/graph/session/session.type.ts): no credential, no token. */
-export interface SessionView {
+interface SessionView {
   id: string;
   provider: AuthProvider;
   user: UserView;
@@ -15,7 +15,7 @@ export interface SessionView {
   expiresAt: Date;
 }
 
-export interface SessionPayloadView {
+interface SessionPayloadView {
   /** Null when the token travels in the session cookie instead. */
   token: string | null;
   session: SessionView;
