@@ -20,7 +20,7 @@ const DICOM_SUBTYPE: Partial<Record<AuditEventName, { code: string; display: str
 };
 
 /** A FHIR R4 AuditEvent resource (the parts this gateway fills in). */
-export interface FhirAuditEvent {
+interface FhirAuditEvent {
   resourceType: "AuditEvent";
   type: { system: string; code: string; display: string };
   subtype: Array<{ system: string; code: string; display?: string }>;

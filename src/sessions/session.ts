@@ -1,7 +1,7 @@
 import { AuthProvider, type Permission, type User } from "../domain/user.js";
 
 /** What the gateway holds to act for the user at Spine. Secrets: never leave the gateway. */
-export interface SpineCredential {
+interface SpineCredential {
   provider: AuthProvider.SPINE;
   /** `ProfessionalSession.id`, sent as `HTTP_X_SESSION_KEY`. */
   sessionKey: string;
@@ -10,7 +10,7 @@ export interface SpineCredential {
 }
 
 /** What the gateway holds to act for the user at the IdP. Secrets: never leave the gateway. */
-export interface IdpCredential {
+interface IdpCredential {
   provider: AuthProvider.IDP;
   accessToken: string;
   /** Sent with sign-out in place of the password, which the gateway never keeps. */
@@ -18,7 +18,7 @@ export interface IdpCredential {
 }
 
 /** Who a session is for, by the ids that name them in the graph and the audit trail. */
-export type UserReference = Pick<User, "provider" | "identifier">;
+type UserReference = Pick<User, "provider" | "identifier">;
 
 /** What every stored session holds besides its backend's part. */
 interface StoredSession {
