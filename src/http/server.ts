@@ -73,7 +73,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const sent = req.headers["x-request-id"];
     const requestId = typeof sent === "string" && REQUEST_ID.test(sent) ? sent : randomUUID();
     res.setHeader("x-request-id", requestId);
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0]!;
     // Made when first needed: a child logger costs a warm request about 3 µs (its bindings pass
     // the redaction net), and most requests never log anything but their request line.
     let requestLogger: Logger | undefined;
