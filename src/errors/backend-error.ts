@@ -1,4 +1,4 @@
-import { AuthProvider as Backend } from "../domain/user.js";
+import { type AuthProvider as Backend } from "../domain/user.js";
 
 /**
  * What went wrong in a call to a backend, in the project's own words. Clients of the

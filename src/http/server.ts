@@ -194,7 +194,7 @@ async function graphql(
   { refusalsAsOk = false }: { refusalsAsOk?: boolean } = {},
 ): Promise<void> {
   const body = await readBody(req);
-  if (body === "too-large") {
+  if (body === TOO_LARGE) {
     return requestError(res, 413, "The request body is too large.");
   }
   let parsed: unknown;
@@ -254,12 +254,15 @@ function refuseLoneSurrogates(key: string, value: unknown): unknown {
   return value;
 }
 
+/** What readBody answers for a body past MAX_BODY_BYTES: no string, so no body can be mistaken for it. */
+const TOO_LARGE = Symbol("too large");
+
 /** Reads the body up to MAX_BODY_BYTES; beyond that it stops reading and says so. */
-function readBody(req: IncomingMessage): Promise<string | "too-large"> {
+function readBody(req: IncomingMessage): Promise<string | typeof TOO_LARGE> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > MAX_BODY_BYTES) {
     req.resume();
-    return Promise.resolve("too-large");
+    return Promise.resolve(TOO_LARGE);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -269,7 +272,7 @@ function readBody(req: IncomingMessage): Promise<string | "too-large"> {
       if (size > MAX_BODY_BYTES) {
         req.removeAllListeners("data");
         req.resume();
-        resolve("too-large");
+        resolve(TOO_LARGE);
         return;
       }
       chunks.push(chunk);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { pino } from "pino";
 import type { Logger } from "pino";
-import { globalUserId, type AuthProvider } from "../domain/user.js";
+import { AuthProvider, globalUserId } from "../domain/user.js";
 import { toPublicError } from "../errors/gateway-error.js";
 import { logField } from "../logging/logger.js";
 import { StreamOutput } from "../logging/stream-output.js";
@@ -124,7 +124,7 @@ export class AuditTrail {
       userId: known.userId ?? null,
       businessFunction: known.businessFunction ?? null,
       orgIdentifier: known.orgIdentifier ?? null,
-      asid: known.provider === "SPINE" ? this.#options.spineAsid : null,
+      asid: known.provider === AuthProvider.SPINE ? this.#options.spineAsid : null,
       sessionIdHash: sessionId == null ? null : hashSessionId(sessionId),
       // From X-Forwarded-For when proxies are trusted, so the client's to choose: cut (logField).
       clientAddress: logField(request.clientAddress),

@@ -210,7 +210,7 @@ export class Store {
           connectTimeout: options.operationTimeoutMs,
           reconnectStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
         },
-      }) as RedisClientType;
+      });
       this.#redis.on("error", options.onError);
       // Connect now, so that the first requests do not race each other (and keyv) to connect.
       void this.#connected(this.#redis).catch(() => undefined);
@@ -283,7 +283,7 @@ export class Store {
     const redis = this.#redis;
     if (redis === undefined) {
       let due = this.#memoryIndexes.get(name);
-      if (due === undefined) this.#memoryIndexes.set(name, (due = new Map()));
+      if (due === undefined) this.#memoryIndexes.set(name, (due = new Map<string, number>()));
       const index = due;
       return {
         schedule: async (key, at) => void index.set(key, at),
@@ -347,7 +347,7 @@ export class Store {
   cappedIndex(name: string): CappedIndex {
     if (this.#redis === undefined) {
       const memory = this.#memoryOf(`capped:${name}`);
-      const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map();
+      const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map<string, number>();
       /** Lowest score first, ties by member, as Redis orders a sorted set. */
       const before = ([a, x]: [string, number], [b, y]: [string, number]): number => x - y || (a < b ? -1 : a > b ? 1 : 0);
       /** The lowest-scored member but `spared`. */

@@ -13,6 +13,7 @@ import { AuditTrail, hashSessionId } from "../../src/observability/audit.js";
 import type { SessionRecord } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js";
+import { AuthProvider } from "../../src/domain/user.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import { Store, type KeyValueStore } from "../../src/store/store.js";
 
@@ -160,7 +161,7 @@ describe("AuthService sessions as stored", () => {
     const signedIn = await auth.signin(scopeFor(undefined), idpUser.email, idpUser.password);
     const current = (await records.get(storeKeyOf(signedIn.token!)))!;
     const { credential } = current;
-    if (credential.provider !== "IDP") throw new Error("expected an IdP session");
+    if (credential.provider !== AuthProvider.IDP) throw new Error("expected an IdP session");
     // The record as earlier releases wrote it: the user as the IdP described them at sign-in.
     const earlier = { ...current, id: randomUUID(), user: await userInfo.get(credential.accessToken) };
     const token = newSessionToken();

@@ -8,7 +8,7 @@ import {
   SignoutDocument,
 } from "../generated/operations.js";
 import { IDP_DEMO, type RecordedCall } from "../../src/simulators/index.js";
-import { codes, idpUser, Stack } from "../support/harness.js";
+import { codes, type idpUser, Stack } from "../support/harness.js";
 
 const [documentedUser, referenceUser, inactiveUser] = IDP_DEMO.users as [typeof idpUser, typeof idpUser, typeof idpUser];
 

@@ -158,7 +158,7 @@ const INPUT_TYPE: Record<Exclude<Mutation, "signout">, string> = {
 /** An input object, sometimes with a field too many, sometimes replaced whole by a wrong type. */
 function inputOf(fields: Record<string, fc.Arbitrary<Value>>): fc.Arbitrary<Value> {
   const object = fc.record({ ...fields, extra: fc.oneof({ weight: 9, arbitrary: fc.constant<Value>(MISSING) }, { weight: 1, arbitrary: secret }) });
-  return fc.oneof({ weight: 9, arbitrary: object as fc.Arbitrary<Value> }, { weight: 1, arbitrary: wrongType });
+  return fc.oneof({ weight: 9, arbitrary: object }, { weight: 1, arbitrary: wrongType });
 }
 
 function caseOf(sessionTokens: readonly string[]): fc.Arbitrary<Case> {

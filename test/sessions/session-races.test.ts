@@ -53,7 +53,7 @@ interface Deployment {
   /** Smartcard holders the Spine simulator was seeded with, one per use. */
   users: SpineDemoUser[];
   /** Sends an operation to instance `instance` (of one or two, taken modulo their number). */
-  execute<R, V>(instance: number, document: TypedDocumentNode<R, V>, variables: V, token?: string): Promise<GraphQLResult<R>>;
+  execute: <R, V>(instance: number, document: TypedDocumentNode<R, V>, variables: V, token?: string) => Promise<GraphQLResult<R>>;
   /** Every audit event written so far. */
   audit(): Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -86,7 +86,7 @@ class Leftovers {
       ...deployment,
       execute: async (instance, document, variables, token) => {
         const result = await execute(instance, document, variables, token);
-        for (const payload of Object.values((result.data ?? {}) as Record<string, unknown>)) {
+        for (const payload of Object.values((result.data ?? {}))) {
           const { token: issued, session } = (payload ?? {}) as { token?: string; session?: { id?: string } };
           if (typeof issued === "string") this.#tokens.add(issued);
           if (typeof session?.id === "string") this.#sessionIds.add(session.id);
@@ -254,7 +254,7 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
         const session = await open();
         // Even rounds send both at once; odd rounds send signout once the A002 is at Spine (the attack run's case).
         const selecting = d.execute(0, SelectRoleDocument, ROLE_A!, session.token);
-        if (round % 2 === 1) await until(() => d.spine.calls("A002").length === 1, () => `the A002 at Spine; calls: ${d.spine.calls().map((call) => call.route)}`);
+        if (round % 2 === 1) await until(() => d.spine.calls("A002").length === 1, () => `the A002 at Spine; calls: ${d.spine.calls().map((call) => call.route).join(",")}`);
         const [selected, signedOut] = await Promise.all([selecting, d.execute(1, SignoutDocument, {}, session.token)]);
 
         expect(signedOut.errors).toBeUndefined();

@@ -311,7 +311,7 @@ function storeContract(open: () => Store): void {
 
       const places = await Promise.all(Array.from({ length: 50 }, () => counters.take("limited", 20, 10_000)));
 
-      expect(places.filter((place) => place !== undefined).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(places.filter((place) => place !== undefined).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(places.filter((place) => place === undefined)).toHaveLength(30);
       expect(await counters.get("limited")).toBe(20);
     });

@@ -48,7 +48,7 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
   const accounts: Account[] = IDP_DEMO.users.map((u) => ({
     email: u.email,
     password: u.password,
-    userInfo: structuredClone(u.userInfo) as { [field: string]: Json },
+    userInfo: structuredClone<{ [field: string]: Json }>(u.userInfo),
   }));
   let notAuthenticatedStatus: 401 | 404 = 401;
 
