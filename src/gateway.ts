@@ -34,9 +34,9 @@ import { Store, type KeyValueStore } from "./store/store.js";
 import type { DemoUsers } from "./simulators/index.js";
 
 /** Settings with both backends' URLs known (the simulators, if any, already started). */
-export type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
+type ResolvedConfig = GatewayConfig & { spine: { url: string }; idp: { url: string } };
 
-export interface GatewayDependencies {
+interface GatewayDependencies {
   /** The clock; tests move it rather than sleep. */
   now?: () => number;
   /** Where log lines go; standard output when unset. */

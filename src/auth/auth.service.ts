@@ -13,13 +13,13 @@ import type { LoginAttempt, LoginPlace, LoginThrottle } from "./login-throttle.j
 import type { UserInfoCache } from "./user-info.cache.js";
 
 /** A user as the graph shows them. */
-export interface UserView extends Omit<User, "lastLoginAt"> {
+interface UserView extends Omit<User, "lastLoginAt"> {
   id: string;
   lastLoginAt: Date | null;
 }
 
 /** A session as the graph shows it: no credential, no token. */
-export interface SessionView {
+interface SessionView {
   id: string;
   provider: AuthProvider;
   user: UserView;
@@ -29,7 +29,7 @@ export interface SessionView {
   expiresAt: Date;
 }
 
-export interface SessionPayloadView {
+interface SessionPayloadView {
   /** Null when the token travels in the session cookie instead. */
   token: string | null;
   session: SessionView;

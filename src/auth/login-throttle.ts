@@ -5,7 +5,7 @@ import { GatewayError } from "../errors/gateway-error.js";
 import type { CounterStore, KeyValueStore } from "../store/store.js";
 
 /** The limits (documented where the settings are read) and the clock. */
-export interface LoginThrottleOptions extends LoginLimitOptions {
+interface LoginThrottleOptions extends LoginLimitOptions {
   /** The clock; tests move it rather than sleep. */
   now: () => number;
 }

@@ -96,7 +96,7 @@ function isValueNode(node: ASTNode): boolean {
  * String "hunter2"`, from a client that pasted a password into the document unescaped). Those
  * values can be passwords or tokens.
  */
-export function withoutEchoedValues(message: string): string {
+function withoutEchoedValues(message: string): string {
   if (!message.startsWith("Variable \"$")) {
     return message
       .replace(/, found [\s\S]*$/, ".")

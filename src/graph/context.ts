@@ -64,7 +64,7 @@ export function presentedToken(authorization: string | undefined, cookieToken: s
 }
 
 /** The token of `Authorization: Bearer <token>`, if the header is one. */
-export function bearerToken(authorization: string | undefined): string | undefined {
+function bearerToken(authorization: string | undefined): string | undefined {
   const match = authorization === undefined ? null : /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
   return match?.[1];
 }

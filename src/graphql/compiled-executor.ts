@@ -60,7 +60,7 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
 }
 
 /** What running a compiled operation gave: variables refused before anything ran, or the operation's result. */
-export type CompiledRun = { refused: readonly GraphQLError[] } | { result: ExecutionResult };
+type CompiledRun = { refused: readonly GraphQLError[] } | { result: ExecutionResult };
 
 /**
  * Runs a compiled operation with a request's variables: the one way an operation is run, by
@@ -94,7 +94,7 @@ const OPERATION_NAME_NEEDED = "Must provide operation name if query contains mul
  * `nodes`. Apollo's plugins, `unwrapResolverError` and the mask expect graphql-js's shape, so
  * each becomes one, with the same message, path, locations and cause.
  */
-export function asGraphQLError(error: GraphQLError): GraphQLError {
+function asGraphQLError(error: GraphQLError): GraphQLError {
   const converted = new GraphQLError(error.message, { path: error.path, originalError: error.originalError ?? undefined, extensions: error.extensions });
   // graphql-js works locations out from nodes, which graphql-jit does not keep; it gives them as they are.
   return Object.assign(converted, { locations: error.locations });

@@ -12,7 +12,7 @@ import type { WebSites } from "./static.js";
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   apollo: ApolloServer<GatewayContext>;
   /** Builds the context of one GraphQL request. */
   context: (request: {

@@ -54,7 +54,7 @@ export interface AuditRequest {
 /** The "request" of events the gateway notices by itself (the expiry sweep). */
 export const NO_REQUEST: AuditRequest = { requestId: null, clientAddress: null };
 
-export type AuditFields = Partial<Omit<AuditEvent, "time" | "event" | "outcome" | "asid" | "sessionIdHash" | "requestId" | "clientAddress">> & {
+type AuditFields = Partial<Omit<AuditEvent, "time" | "event" | "outcome" | "asid" | "sessionIdHash" | "requestId" | "clientAddress">> & {
   /** The session's public id; hashed before it is written. */
   sessionId?: string | null;
 };
@@ -71,7 +71,7 @@ export interface AuditDestination {
 /** Shutdown waits at most this long for buffered audit lines to reach the sink. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
-export interface AuditTrailOptions {
+interface AuditTrailOptions {
   destination: AuditDestination;
   /** The application log, told loudly when the sink fails. */
   log: Logger;

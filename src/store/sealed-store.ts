@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 import type { KeyValueStore } from "./store.js";
 
 /** A 32-byte AES-256 key and the short id that names it in sealed values. */
-export interface SealingKey {
+interface SealingKey {
   key: Buffer;
   id: string;
 }

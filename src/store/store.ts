@@ -173,7 +173,7 @@ if over > 0 then
 end
 return evicted`;
 
-export interface StoreOptions {
+interface StoreOptions {
   /** `redis://` URL of a shared Redis; unset keeps everything in this process's memory. */
   redisUrl: string | undefined;
   /** Longest a store operation may take before it counts as failed, in milliseconds. */

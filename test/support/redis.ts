@@ -12,7 +12,7 @@ import { createServer, Socket } from "node:net";
 import { storeKeyOf } from "../../src/sessions/session-token.js";
 
 /** The shared Redis of this machine or CI, e.g. `redis://127.0.0.1:6379`; unset: Redis tests are skipped. */
-export const SHARED_REDIS_URL: string | undefined = process.env.REDIS_URL?.trim() || undefined;
+const SHARED_REDIS_URL: string | undefined = process.env.REDIS_URL?.trim() || undefined;
 
 /**
  * `describe` for tests that need the shared Redis. Without REDIS_URL the suite is registered

@@ -3,7 +3,7 @@ import { headerOf, isRecord, startSimServer, type SimRequest, type SimResponse, 
 import { IDP_DEMO, type Json } from "./idp.seed.js";
 
 /** Options of {@link startIdpSimulator}. */
-export interface IdpSimulatorOptions {
+interface IdpSimulatorOptions {
   /** Interface to listen on; default `127.0.0.1`. */
   host?: string;
   /** Port to listen on; default 0 (ephemeral). */
