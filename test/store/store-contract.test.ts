@@ -6,6 +6,10 @@ import { ExpiringMemoryStore } from "../../src/store/memory-store.js";
 import { Store } from "../../src/store/store.js";
 import { describeWithRedis } from "../support/redis.js";
 
+/**
+ * Real time passing, on purpose: these tests check expiry by the store's own clock (Redis's TTLs,
+ * the memory store's timestamps), so time itself is what is under test and there is no event to wait for.
+ */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("Store on memory", () => storeContract(() => new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} })));
