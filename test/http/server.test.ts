@@ -169,6 +169,12 @@ describe("HTTP server: /graphql, /healthz, /readyz", () => {
     expect(result.status).toBe(status);
   });
 
+  it("answers a small body that reads too-large as any body that is not JSON: 400, not 413", async () => {
+    const result = await stack.post("too-large");
+
+    expect(result.status).toBe(400);
+  });
+
   it("answers a body that is not JSON with 400", async () => {
     const result = await stack.post('{"query": "{ me { id } }"');
 
