@@ -30,7 +30,8 @@ import { GatewayMetrics } from "./observability/metrics.js";
 import type { SessionRecord } from "./sessions/session.js";
 import { SessionService, type SessionCoordination } from "./sessions/session.service.js";
 import { Sealer, sealedStore, sealingKey } from "./store/sealed-store.js";
-import { Store, type KeyValueStore } from "./store/store.js";
+import type { RedisSettings } from "./store/redis/connection.js";
+import { openStore, type KeyValueStore, type Store } from "./store/store.js";
 import type { DemoUsers } from "./simulators/index.js";
 
 /** Settings with both backends' URLs known (the simulators, if any, already started). */
@@ -110,10 +111,14 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     },
   });
 
-  const store = new Store({
-    redisUrl: config.redisUrl,
+  const store = openStore({
+    redis: config.redis,
     operationTimeoutMs: STORE_OPERATION_TIMEOUT_MS,
     onError: (error) => log.warn({ error: (error as Error)?.message }, "session store connection trouble"),
+    onDataLost: () => {
+      metrics.storeDataLost();
+      log.error("Redis lost its data (restarted without persistence, or flushed): every session and sign-in lockout is gone; see docs/redis.md");
+    },
   });
   const maxResponseBytes = config.backendMaxResponseBytes;
   const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now, maxResponseBytes });
@@ -128,7 +133,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     now,
     maxResponseBytes,
   });
-  const stores = sessionStores(store, { redisUrl: config.redisUrl, ...config.sessions }, (namespace, key) =>
+  const stores = sessionStores(store, { redis: config.redis, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),
   );
   const sessions = new SessionService(
@@ -144,7 +149,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
   // In memory a count of the map is cheap, so it is fresh at every scrape; on Redis it is a SCAN, so it is reused for a while.
   let counted: { at: number; sessions: Promise<number> } | undefined;
   const liveSessions = (): Promise<number> => {
-    const maxAgeMs = config.redisUrl === undefined ? 0 : LIVE_SESSIONS_REDIS_INTERVAL_MS;
+    const maxAgeMs = config.redis === undefined ? 0 : LIVE_SESSIONS_REDIS_INTERVAL_MS;
     if (counted === undefined || performance.now() - counted.at >= maxAgeMs) {
       counted = { at: performance.now(), sessions: store.count("session").catch(() => Number.NaN) };
     }
@@ -201,7 +206,7 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
     }),
     readiness: async () => {
       const [storeUp, spineUp, idpUp] = await Promise.all([
-        store.ping().then(
+        store.ready().then(
           () => true,
           () => false,
         ),
@@ -278,10 +283,10 @@ function sweepExpiredSessions(sessions: SessionService, audit: AuditTrail, log: 
  */
 export function sessionStores(
   store: Store,
-  settings: { redisUrl: string | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
+  settings: { redis: RedisSettings | undefined; encryptionKey: Buffer | undefined; previousEncryptionKeys: Buffer[] },
   onUnreadable: (namespace: string, key: string) => void,
 ): { sessions: KeyValueStore<SessionRecord>; userInfo: KeyValueStore<User> } {
-  if (settings.redisUrl === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
+  if (settings.redis === undefined) return { sessions: store.namespace<SessionRecord>("session"), userInfo: store.namespace<User>("userinfo") };
   const sealer = new Sealer(sealingKey(settings.encryptionKey ?? randomBytes(32)), settings.previousEncryptionKeys.map(sealingKey));
   const sealed = <T>(name: string): KeyValueStore<T> => sealedStore<T>(store.namespace<string>(name), sealer, (key) => onUnreadable(name, key));
   return { sessions: sealed<SessionRecord>("session"), userInfo: sealed<User>("userinfo") };

@@ -12,7 +12,7 @@ import { AuthProvider } from "../../src/domain/user.js";
 import { sessionCoordination, sessionStores } from "../../src/gateway.js";
 import { IDP_DEMO } from "../../src/simulators/idp/idp.seed.js";
 import { SPINE_DEMO } from "../../src/simulators/spine/spine.seed.js";
-import { Store } from "../../src/store/store.js";
+import { openStore } from "../../src/store/store.js";
 import { newIdpSession, type NewSession } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 
@@ -59,8 +59,8 @@ function spineSession(i: number): NewSession {
   return { credential: { provider: AuthProvider.SPINE, sessionKey, smartcardToken: spineUser.smartcardToken }, user, permission };
 }
 
-const store = new Store({ redisUrl: undefined, operationTimeoutMs: 2_000, onError: () => undefined });
-const { sessions: sessionStore } = sessionStores(store, { redisUrl: undefined, encryptionKey: undefined, previousEncryptionKeys: [] }, () => undefined);
+const store = openStore({ redis: undefined, operationTimeoutMs: 2_000, onError: () => undefined });
+const { sessions: sessionStore } = sessionStores(store, { redis: undefined, encryptionKey: undefined, previousEncryptionKeys: [] }, () => undefined);
 const sessions = new SessionService(sessionStore, store.expiryIndex("session"), sessionCoordination(store), {
   idleTimeoutMs: 30 * 60_000,
   absoluteTimeoutMs: 12 * 3600_000,

@@ -1,3 +1,7 @@
+import { readFileSync } from "node:fs";
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { RedisEndpoint, RedisSettings, RedisTls } from "../store/redis/connection.js";
+
 /**
  * Settings of the gateway: read from the environment once at start-up, validated, and
  * turned into typed options. Defaults live here and nowhere else.
@@ -85,8 +89,8 @@ export interface GatewayConfig {
   production: boolean;
   spine: SpineOptions;
   idp: IdpOptions;
-  /** Shared store for sessions and caches; unset means in-process memory. */
-  redisUrl: string | undefined;
+  /** Shared store for sessions and caches (one primary, Cluster or Sentinel); unset means in-process memory. */
+  redis: RedisSettings | undefined;
   sessions: SessionOptions;
   login: LoginLimitOptions;
   /** Proxies in front of the gateway that append to X-Forwarded-For; 0 trusts none. */
@@ -174,10 +178,7 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
     throw new ConfigError("IDP_TIME_ZONE", "expected an IANA time zone name, e.g. Europe/London or Asia/Dhaka");
   }
 
-  const redisUrl = read("REDIS_URL");
-  if (redisUrl !== undefined && !/^rediss?:$/.test(parseUrl(redisUrl)?.protocol ?? "")) {
-    throw new ConfigError("REDIS_URL", "expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379");
-  }
+  const redis = redisSettings(read);
 
   const logLevel = read("LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -203,8 +204,8 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
   }
 
   const encryptionKey = aesKey("SESSION_ENCRYPTION_KEY", read("SESSION_ENCRYPTION_KEY"));
-  if (redisUrl !== undefined && encryptionKey === undefined) {
-    throw new ConfigError("SESSION_ENCRYPTION_KEY", "required when REDIS_URL is set: 32 random bytes in base64 or hex, e.g. from `openssl rand -base64 32`");
+  if (redis !== undefined && encryptionKey === undefined) {
+    throw new ConfigError("SESSION_ENCRYPTION_KEY", `required when ${redis.setting} is set: 32 random bytes in base64 or hex, e.g. from \`openssl rand -base64 32\``);
   }
   const previousEncryptionKeys = (read("SESSION_ENCRYPTION_PREVIOUS_KEYS") ?? "")
     .split(",")
@@ -247,7 +248,7 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
       timeoutMs: integer(env, "IDP_TIMEOUT_MS", 5_000, 1, MAX_UPSTREAM_TIMEOUT_MS),
       timeZone,
     },
-    redisUrl,
+    redis: redis?.settings,
     sessions: {
       idleTimeoutMs: idleSeconds * 1000,
       absoluteTimeoutMs: absoluteSeconds * 1000,
@@ -282,6 +283,127 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
       maxConnections: integer(env, "HTTP_MAX_CONNECTIONS", 1_024, 1, 1_000_000),
     },
   };
+}
+
+/**
+ * Where Redis is: at most one of REDIS_URL (one primary), REDIS_CLUSTER_NODES (Cluster seed
+ * nodes) and REDIS_SENTINELS (with REDIS_SENTINEL_MASTER); credentials of the data nodes in the
+ * URLs or in REDIS_USERNAME/REDIS_PASSWORD (not both), of the sentinels in their own settings;
+ * TLS by rediss:// URLs (with Sentinel, by a REDIS_TLS_* file), with the files read now. `setting`
+ * names the topology's setting for messages.
+ */
+function redisSettings(read: (name: string) => string | undefined): { settings: RedisSettings; setting: string } | undefined {
+  const topologies = ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"].filter((name) => read(name) !== undefined);
+  if (topologies.length > 1) {
+    throw new ConfigError(topologies[1]!, `set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (${topologies.join(" and ")} are set)`);
+  }
+  const setting = topologies[0];
+  const masterName = read("REDIS_SENTINEL_MASTER");
+  const sentinelUsername = read("REDIS_SENTINEL_USERNAME");
+  const sentinelPassword = read("REDIS_SENTINEL_PASSWORD");
+  const tlsFiles = { ca: read("REDIS_TLS_CA_FILE"), cert: read("REDIS_TLS_CERT_FILE"), key: read("REDIS_TLS_KEY_FILE") };
+  let username = read("REDIS_USERNAME");
+  let password = read("REDIS_PASSWORD");
+  if (setting !== "REDIS_SENTINELS") {
+    for (const [name, value] of [["REDIS_SENTINEL_MASTER", masterName], ["REDIS_SENTINEL_USERNAME", sentinelUsername], ["REDIS_SENTINEL_PASSWORD", sentinelPassword]] as const) {
+      if (value !== undefined) throw new ConfigError(name, "set only with REDIS_SENTINELS");
+    }
+  }
+  if (setting === undefined) {
+    const stray = [["REDIS_USERNAME", username], ["REDIS_PASSWORD", password], ["REDIS_TLS_CA_FILE", tlsFiles.ca], ["REDIS_TLS_CERT_FILE", tlsFiles.cert], ["REDIS_TLS_KEY_FILE", tlsFiles.key]].find(([, value]) => value !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray[0]!, "set only with REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
+    return undefined;
+  }
+  if (username !== undefined && password === undefined) throw new ConfigError("REDIS_PASSWORD", "required when REDIS_USERNAME is set");
+
+  let topology: RedisSettings["topology"];
+  let tlsWanted: boolean;
+  if (setting === "REDIS_SENTINELS") {
+    if (masterName === undefined) throw new ConfigError("REDIS_SENTINEL_MASTER", "required when REDIS_SENTINELS is set: the name the sentinels monitor the primary by");
+    if (sentinelUsername !== undefined && sentinelPassword === undefined) throw new ConfigError("REDIS_SENTINEL_PASSWORD", "required when REDIS_SENTINEL_USERNAME is set");
+    const sentinels = list(read(setting)!).map((entry) => hostPort(setting, entry));
+    topology = { kind: "sentinel", sentinels, masterName, sentinelUsername, sentinelPassword };
+    tlsWanted = Object.values(tlsFiles).some((file) => file !== undefined);
+  } else {
+    const example = setting === "REDIS_URL" ? "redis://127.0.0.1:6379" : "redis://redis-a:6379,redis://redis-b:6379";
+    const urls = list(read(setting)!).map((value) => {
+      const url = parseUrl(value);
+      if (url === undefined || !/^rediss?:$/.test(url.protocol) || url.hostname === "") {
+        throw new ConfigError(setting, `expected ${setting === "REDIS_URL" ? "a redis:// or rediss:// URL" : "comma-separated redis:// or rediss:// URLs"}, e.g. ${example}`);
+      }
+      return url;
+    });
+    // One client, one way of talking to every node: a cluster's nodes share scheme and credentials.
+    const first = urls[0]!;
+    if (urls.some((url) => url.protocol !== first.protocol || url.username !== first.username || url.password !== first.password)) {
+      throw new ConfigError(setting, "expected the same scheme (redis:// or rediss://) and the same credentials on every node");
+    }
+    if (first.password !== "" && password !== undefined) {
+      throw new ConfigError("REDIS_PASSWORD", `set the password in ${setting} or in REDIS_PASSWORD, not in both`);
+    }
+    if (first.password !== "") {
+      username = first.username === "" ? undefined : decodeURIComponent(first.username);
+      password = decodeURIComponent(first.password);
+    }
+    const nodes = urls.map((url) => ({ host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: url.port === "" ? 6379 : Number(url.port) }));
+    if (setting === "REDIS_URL") {
+      const path = first.pathname.replace(/^\//, "");
+      if (!/^\d{0,2}$/.test(path)) throw new ConfigError(setting, "expected a database number (0-15) as the URL's path, or none");
+      topology = { kind: "standalone", node: nodes[0]!, db: Number(path) };
+    } else {
+      if (urls.some((url) => !["", "/", "/0"].includes(url.pathname))) throw new ConfigError(setting, "expected no database number: Redis Cluster has database 0 only");
+      topology = { kind: "cluster", nodes };
+    }
+    tlsWanted = first.protocol === "rediss:";
+    const file = Object.entries(tlsFiles).find(([, value]) => value !== undefined);
+    if (!tlsWanted && file !== undefined) {
+      throw new ConfigError(`REDIS_TLS_${file[0].toUpperCase()}_FILE`, `set, but ${setting} asks for no TLS: use rediss:// URLs`);
+    }
+  }
+  return { settings: { topology, username, password, tls: tlsWanted ? redisTls(tlsFiles) : undefined }, setting };
+}
+
+/** The TLS files, read and checked now: a bad or unreadable file must stop start-up, not the first sign-in. */
+function redisTls(files: { ca: string | undefined; cert: string | undefined; key: string | undefined }): RedisTls {
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new ConfigError(files.cert === undefined ? "REDIS_TLS_CERT_FILE" : "REDIS_TLS_KEY_FILE", "set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE together (the client certificate and its key)");
+  }
+  const readPem = (setting: string, path: string | undefined, check: (pem: Buffer) => unknown): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    let pem: Buffer;
+    try {
+      pem = readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(setting, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    }
+    try {
+      check(pem);
+    } catch {
+      throw new ConfigError(setting, `${path} is not a PEM ${setting === "REDIS_TLS_KEY_FILE" ? "private key" : "certificate"}`);
+    }
+    return pem;
+  };
+  const ca = readPem("REDIS_TLS_CA_FILE", files.ca, (pem) => new X509Certificate(pem));
+  const cert = readPem("REDIS_TLS_CERT_FILE", files.cert, (pem) => new X509Certificate(pem));
+  const key = readPem("REDIS_TLS_KEY_FILE", files.key, (pem) => createPrivateKey(pem));
+  if (cert !== undefined && key !== undefined && !new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    throw new ConfigError("REDIS_TLS_KEY_FILE", "is not the key of the certificate in REDIS_TLS_CERT_FILE");
+  }
+  return { ca, cert, key };
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
+function hostPort(setting: string, entry: string): RedisEndpoint {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+  const port = Number(match?.[2]);
+  if (match === null || port < 1 || port > 65_535) throw new ConfigError(setting, "expected comma-separated host:port of the sentinels, e.g. sentinel-a:26379,sentinel-b:26379");
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port };
 }
 
 /** A 32-byte key given as base64 (44 characters) or hex (64). */

@@ -72,6 +72,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly #storeDataLost = new Counter({
+    name: "gateway_store_data_lost_total",
+    help: "Times this instance found Redis had lost its data (restarted without persistence, or flushed): sessions and sign-in lockouts gone",
+    registers: [this.registry],
+  });
   readonly #logLinesDropped = new Counter({
     name: "gateway_log_lines_dropped_total",
     help: "Log lines dropped because standard output was not being read and too much was pending",
@@ -100,6 +105,11 @@ export class GatewayMetrics {
   request(operation: string, outcome: string, seconds: number): void {
     this.#requests.inc({ operation, outcome });
     this.#requestSeconds.observe({ operation, outcome }, seconds);
+  }
+
+  /** Redis was found to have lost its data (see RedisStore's marker). */
+  storeDataLost(): void {
+    this.#storeDataLost.inc();
   }
 
   /** Application log lines dropped because standard output was not taking them. */

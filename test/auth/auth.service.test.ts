@@ -15,7 +15,7 @@ import { SessionService } from "../../src/sessions/session.service.js";
 import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js";
 import { AuthProvider } from "../../src/domain/user.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
-import { Store, type KeyValueStore } from "../../src/store/store.js";
+import { openStore, type Store, type KeyValueStore } from "../../src/store/store.js";
 
 /** Sign-in limits far above what these tests reach. */
 const LOGIN_LIMITS = {
@@ -53,7 +53,7 @@ describe("AuthService with a session store that cannot be written", () => {
   beforeAll(async () => {
     spine = await startSpineSimulator();
     idp = await startIdpSimulator();
-    store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+    store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     const failingWrites: KeyValueStore<never> = {
       get: async () => undefined,
       set: async () => {
@@ -112,7 +112,7 @@ describe("AuthService sessions as stored", () => {
   beforeAll(async () => {
     spine = await startSpineSimulator();
     idp = await startIdpSimulator();
-    store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+    store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     records = store.namespace<SessionRecord>("session");
     sessions = new SessionService(records, store.expiryIndex("session"), sessionCoordination(store), SESSION_OPTIONS);
     const idpClient = new IdpClient({ baseUrl: `${idp.url}/`, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken, timeoutMs: 2_000, timeZone: "UTC" });

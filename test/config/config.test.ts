@@ -1,5 +1,7 @@
-import { describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ConfigError, loadConfig, type GatewayConfig } from "../../src/config/config.js";
+import { makeCertificates, type TestCertificates } from "../support/tls.js";
+import { readFileSync } from "node:fs";
 
 const SIMULATORS = { asid: "999000000001", clientId: "sim-client", apiToken: "sim-api-token" };
 
@@ -39,7 +41,7 @@ describe("loadConfig", () => {
       production: false,
       spine: { url: undefined, asid: "999000000001", timeoutMs: 5_000 },
       idp: { url: undefined, clientId: "sim-client", apiToken: "sim-api-token", timeoutMs: 5_000, timeZone: "UTC" },
-      redisUrl: undefined,
+      redis: undefined,
       sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000, encryptionKey: undefined, previousEncryptionKeys: [], maxPerUser: 10 },
       login: {
         maxFailuresPerAccount: 10,
@@ -114,7 +116,7 @@ describe("loadConfig", () => {
       production: true,
       spine: { url: "https://ers.example.nhs.uk/ers-api/", asid: "200000000220", timeoutMs: 2_500 },
       idp: { url: "https://idp.example.org/", clientId: "100042", apiToken: "org-api-token", timeoutMs: 5_000, timeZone: "Asia/Dhaka" },
-      redisUrl: "redis://cache.internal:6379/2",
+      redis: { topology: { kind: "standalone", node: { host: "cache.internal", port: 6379 }, db: 2 }, username: undefined, password: undefined, tls: undefined },
       sessions: {
         idleTimeoutMs: 600_000,
         absoluteTimeoutMs: 3_600_000,
@@ -148,7 +150,12 @@ describe("loadConfig", () => {
     const config = loadConfig({ PORT: "0", REDIS_URL: "rediss://user:secret@cache.internal:6380", SESSION_ENCRYPTION_KEY: KEY_HEX }, SIMULATORS);
 
     expect(config.port).toBe(0);
-    expect(config.redisUrl).toBe("rediss://user:secret@cache.internal:6380");
+    expect(config.redis).toEqual({
+      topology: { kind: "standalone", node: { host: "cache.internal", port: 6380 }, db: 0 },
+      username: "user",
+      password: "secret",
+      tls: { ca: undefined, cert: undefined, key: undefined },
+    });
   });
 
   it("ends a backend URL with exactly one slash, so the contracts' relative paths join onto it", () => {
@@ -189,6 +196,28 @@ describe("loadConfig", () => {
     ["SPINE_ASID", "not digits with SPINE_URL set", { SPINE_URL: "https://ers.example.nhs.uk", SPINE_ASID: "2000 0000 0220" }],
     ["REDIS_URL", "http://", { REDIS_URL: "http://cache.internal:6379" }],
     ["REDIS_URL", "not a URL", { REDIS_URL: "cache.internal:6379" }],
+    ["REDIS_URL", "a path that is not a database number", { REDIS_URL: "redis://cache.internal:6379/sessions" }],
+    ["REDIS_CLUSTER_NODES", "set with REDIS_URL", { REDIS_URL: "redis://a:6379", REDIS_CLUSTER_NODES: "redis://b:6379" }],
+    ["REDIS_SENTINELS", "set with REDIS_URL", { REDIS_URL: "redis://a:6379", REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m" }],
+    ["REDIS_CLUSTER_NODES", "mixing redis:// and rediss://", { REDIS_CLUSTER_NODES: "redis://a:6379,rediss://b:6379" }],
+    ["REDIS_CLUSTER_NODES", "with different credentials per node", { REDIS_CLUSTER_NODES: "redis://u:p1@a:6379,redis://u:p2@b:6379" }],
+    ["REDIS_CLUSTER_NODES", "naming a database (Cluster has only 0)", { REDIS_CLUSTER_NODES: "redis://a:6379/2" }],
+    ["REDIS_CLUSTER_NODES", "host:port without a scheme", { REDIS_CLUSTER_NODES: "a:6379" }],
+    ["REDIS_SENTINELS", "a URL, not host:port", { REDIS_SENTINELS: "redis://s:26379", REDIS_SENTINEL_MASTER: "m" }],
+    ["REDIS_SENTINEL_MASTER", "missing while REDIS_SENTINELS is set", { REDIS_SENTINELS: "s:26379" }],
+    ["REDIS_SENTINEL_MASTER", "set without REDIS_SENTINELS", { REDIS_URL: "redis://a:6379", REDIS_SENTINEL_MASTER: "m" }],
+    ["REDIS_SENTINEL_PASSWORD", "missing while REDIS_SENTINEL_USERNAME is set", { REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m", REDIS_SENTINEL_USERNAME: "u" }],
+    ["REDIS_PASSWORD", "set while REDIS_URL has a password too", { REDIS_URL: "redis://u:p@a:6379", REDIS_PASSWORD: "p" }],
+    ["REDIS_PASSWORD", "missing while REDIS_USERNAME is set", { REDIS_URL: "redis://a:6379", REDIS_USERNAME: "gateway" }],
+    ["REDIS_PASSWORD", "set without any Redis", { REDIS_PASSWORD: "p" }],
+    ["REDIS_TLS_CA_FILE", "set while REDIS_URL is redis:// (no TLS)", { REDIS_URL: "redis://a:6379", REDIS_TLS_CA_FILE: "/etc/hostname" }],
+    ["REDIS_TLS_CA_FILE", "set without any Redis", { REDIS_TLS_CA_FILE: "/etc/hostname" }],
+    ["REDIS_TLS_CA_FILE", "unreadable", { REDIS_URL: "rediss://a:6379", REDIS_TLS_CA_FILE: "/nonexistent/ca.pem" }],
+    ["REDIS_TLS_CA_FILE", "not a certificate", { REDIS_URL: "rediss://a:6379", REDIS_TLS_CA_FILE: "/etc/hostname" }],
+    ["REDIS_TLS_KEY_FILE", "missing while REDIS_TLS_CERT_FILE is set", { REDIS_URL: "rediss://a:6379", REDIS_TLS_CERT_FILE: "/etc/hostname" }],
+    ["REDIS_TLS_CERT_FILE", "missing while REDIS_TLS_KEY_FILE is set", { REDIS_URL: "rediss://a:6379", REDIS_TLS_KEY_FILE: "/etc/hostname" }],
+    ["SESSION_ENCRYPTION_KEY", "missing while REDIS_CLUSTER_NODES is set", { REDIS_CLUSTER_NODES: "redis://a:6379" }],
+    ["SESSION_ENCRYPTION_KEY", "missing while REDIS_SENTINELS is set", { REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m" }],
     ["LOG_LEVEL", "unknown", { LOG_LEVEL: "verbose" }],
     ["AUDIT_LOG", "a directory, not a file", { AUDIT_LOG: "/var/log/gateway/" }],
     ["SESSION_ENCRYPTION_KEY", "missing while REDIS_URL is set", { REDIS_URL: "redis://cache.internal:6379" }],
@@ -243,5 +272,87 @@ describe("loadConfig", () => {
 
     expect(error.message).not.toContain(secret);
     expect(error.message).toMatch(/redis:\/\//);
+  });
+});
+
+describe("loadConfig: Redis topologies, credentials and TLS", () => {
+  const KEY = { SESSION_ENCRYPTION_KEY: KEY_HEX };
+  let certs: TestCertificates;
+  beforeAll(() => {
+    certs = makeCertificates();
+  });
+  afterAll(() => certs.remove());
+
+  it("reads Cluster seed nodes with the credentials of their URLs", () => {
+    const config = loadConfig({ ...KEY, REDIS_CLUSTER_NODES: "redis://gateway:pa%40ss@redis-a:7000, redis://gateway:pa%40ss@[::1]:7001" }, SIMULATORS);
+
+    expect(config.redis).toEqual({
+      topology: { kind: "cluster", nodes: [{ host: "redis-a", port: 7000 }, { host: "::1", port: 7001 }] },
+      username: "gateway",
+      password: "pa@ss",
+      tls: undefined,
+    });
+  });
+
+  it("reads sentinels, the primary's name, and separate credentials for the sentinels and the data nodes", () => {
+    const config = loadConfig(
+      {
+        ...KEY,
+        REDIS_SENTINELS: "sentinel-a:26379,sentinel-b:26380",
+        REDIS_SENTINEL_MASTER: "gateway",
+        REDIS_SENTINEL_USERNAME: "watcher",
+        REDIS_SENTINEL_PASSWORD: "sentinel-secret",
+        REDIS_USERNAME: "gateway",
+        REDIS_PASSWORD: "data-secret",
+      },
+      SIMULATORS,
+    );
+
+    expect(config.redis).toEqual({
+      topology: {
+        kind: "sentinel",
+        sentinels: [
+          { host: "sentinel-a", port: 26379 },
+          { host: "sentinel-b", port: 26380 },
+        ],
+        masterName: "gateway",
+        sentinelUsername: "watcher",
+        sentinelPassword: "sentinel-secret",
+      },
+      username: "gateway",
+      password: "data-secret",
+      tls: undefined,
+    });
+  });
+
+  it("reads the CA, the client certificate and its key at start-up for rediss://", () => {
+    const config = loadConfig(
+      { ...KEY, REDIS_URL: "rediss://127.0.0.1:6380", REDIS_TLS_CA_FILE: certs.caCert, REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.clientKey },
+      SIMULATORS,
+    );
+
+    expect(config.redis?.tls).toEqual({ ca: readFileSync(certs.caCert), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+  });
+
+  it("turns TLS on for Sentinel when a TLS file is named (there is no URL scheme to say so)", () => {
+    const config = loadConfig({ ...KEY, REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m", REDIS_TLS_CA_FILE: certs.caCert }, SIMULATORS);
+
+    expect(config.redis?.tls?.ca).toEqual(readFileSync(certs.caCert));
+  });
+
+  it("refuses a client key that is not the certificate's, naming REDIS_TLS_KEY_FILE", () => {
+    const error = refusal({ ...KEY, REDIS_URL: "rediss://127.0.0.1:6380", REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.serverKey });
+
+    expect(error.setting).toBe("REDIS_TLS_KEY_FILE");
+  });
+
+  it("refuses a private key given as the CA, naming REDIS_TLS_CA_FILE", () => {
+    expect(refusal({ ...KEY, REDIS_URL: "rediss://127.0.0.1:6380", REDIS_TLS_CA_FILE: certs.clientKey }).setting).toBe("REDIS_TLS_CA_FILE");
+  });
+
+  it("keeps passwords out of its messages", () => {
+    const error = refusal({ REDIS_CLUSTER_NODES: "redis://u:cluster-secret@a:6379,redis://u:other-secret@b:6379" });
+
+    expect(error.message).not.toMatch(/secret/);
   });
 });

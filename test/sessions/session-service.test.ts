@@ -10,7 +10,7 @@ import { AuthProvider } from "../../src/domain/user.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 import { SPINE_DEMO } from "../../src/simulators/index.js";
-import { Store, type RegisterStore } from "../../src/store/store.js";
+import { openStore, type RegisterStore, type Store } from "../../src/store/store.js";
 import { waitFor } from "../support/wait.js";
 
 const OPTIONS = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxPerUser: 10, lockTtlMs: 200, now: Date.now };
@@ -43,7 +43,7 @@ describe("SessionService changes of one session", () => {
   let store: Store;
   let sessions: SessionService;
   beforeAll(() => {
-    store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+    store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     sessions = new SessionService(store.namespace<SessionRecord>("session"), store.expiryIndex("session"), sessionCoordination(store), OPTIONS);
   });
   afterAll(() => store.close());

@@ -17,7 +17,7 @@ import {
   SignoutDocument,
 } from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack, TEST_ENCRYPTION_KEY } from "../support/harness.js";
-import { describeWithRedis, freePort, REDIS_SERVER_AVAILABLE, RedisInspector, RedisServer } from "../support/redis.js";
+import { describeWithRedis, describeWithRedisServer, freePort, RedisInspector, RedisServer } from "../support/redis.js";
 
 const IDLE_MS = 600_000;
 const HELD_ROLE = { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" };
@@ -280,11 +280,6 @@ describe("Session store unreachable (REDIS_URL at a closed port): the gateway fa
     expect(ms).toBeLessThan(2_500);
   });
 });
-
-if (!REDIS_SERVER_AVAILABLE) {
-  console.warn("SKIPPED: Redis restart tests — redis-server is not on PATH");
-}
-const describeWithRedisServer = REDIS_SERVER_AVAILABLE ? describe : describe.skip;
 
 describeWithRedisServer("Session store when Redis goes away and comes back (a private redis-server)", () => {
   let server: RedisServer;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createClient } from "@keyv/redis";
 import { storeKeyOf } from "../../src/sessions/session-token.js";
 import { Sealer, sealedStore, sealingKey } from "../../src/store/sealed-store.js";
-import { Store } from "../../src/store/store.js";
+import { openStore } from "../../src/store/store.js";
 import { CreateSessionDocument, MeDocument } from "../generated/operations.js";
 import { spineUser, Stack } from "../support/harness.js";
 
@@ -59,7 +59,7 @@ describe("Sealer (AES-256-GCM)", () => {
   });
 
   it("reports a stored value it cannot open, and reads it as absent", async () => {
-    const store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+    const store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
     const raw = store.namespace<string>("sealed-test");
     const unreadable: string[] = [];
     const sealed = sealedStore<typeof record>(raw, sealer, (key) => unreadable.push(key));

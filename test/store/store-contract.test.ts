@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { StoreError } from "../../src/errors/backend-error.js";
-import { ExpiringMemoryStore } from "../../src/store/memory-store.js";
-import { Store } from "../../src/store/store.js";
-import { describeWithRedis } from "../support/redis.js";
+import { ExpiringMemoryStore } from "../../src/store/memory/expiring-map.js";
+import type { RedisSettings } from "../../src/store/redis/connection.js";
+import { openStore, type Store } from "../../src/store/store.js";
+import { describeWithRedis, describeWithRedisServer, redisSettings, RedisServer } from "../support/redis.js";
+import { RedisClusterTopology, RedisSentinelTopology } from "../support/redis-topologies.js";
 
 /**
  * Real time passing, on purpose: these tests check expiry by the store's own clock (Redis's TTLs,
@@ -12,12 +14,48 @@ import { describeWithRedis } from "../support/redis.js";
  */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("Store on memory", () => storeContract(() => new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} })));
+const onRedis = (redis: RedisSettings): Store => openStore({ redis, operationTimeoutMs: 1_000, onError: () => {} });
+
+describe("Store on memory", () => storeContract(() => openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} })));
 // Without REDIS_URL this half is registered as skipped and says so on the console.
-describeWithRedis("Store on Redis", (redisUrl) => storeContract(() => new Store({ redisUrl, operationTimeoutMs: 1_000, onError: () => {} })));
+describeWithRedis("Store on Redis", (redisUrl) => storeContract(() => onRedis(redisSettings({ REDIS_URL: redisUrl }))));
+
+describeWithRedisServer("Store on Redis Cluster (3 primaries, 3 replicas)", () => {
+  let cluster: RedisClusterTopology;
+  beforeAll(async () => {
+    cluster = await RedisClusterTopology.start();
+  }, 60_000);
+  afterAll(() => cluster?.stop());
+
+  describe("contract", () => storeContract(() => onRedis(redisSettings({ REDIS_CLUSTER_NODES: cluster.seeds }))));
+});
+
+/** The ACL docs/redis.md gives the gateway's user: every command the store sends, and no other. */
+const GATEWAY_ACL = "on >acl-test-password ~* resetchannels -@all +get +set +del +evalsha +eval +incr +decr +pexpire +zadd +zrem +zrange +zrangebyscore +zremrangebyscore +zcard +scan +info +ping +quit +select +cluster|slots";
+
+describeWithRedisServer("Store on Redis as an ACL user allowed the documented commands only", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start(undefined, { args: ["--user", "gateway", ...GATEWAY_ACL.split(" ")] });
+  });
+  afterAll(() => server?.kill());
+
+  describe("contract", () => storeContract(() => onRedis(redisSettings({ REDIS_URL: `redis://gateway:acl-test-password@127.0.0.1:${server.port}` }))));
+});
+
+describeWithRedisServer("Store on Redis behind Sentinel (a primary, a replica, 3 sentinels)", () => {
+  let sentinel: RedisSentinelTopology;
+  beforeAll(async () => {
+    sentinel = await RedisSentinelTopology.start();
+  }, 60_000);
+  afterAll(() => sentinel?.stop());
+
+  describe("contract", () =>
+    storeContract(() => onRedis(redisSettings({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_MASTER: RedisSentinelTopology.MASTER_NAME }))));
+});
 
 describe("Store on memory, read again and again", () => {
-  const store = new Store({ redisUrl: undefined, operationTimeoutMs: 1_000, onError: () => {} });
+  const store = openStore({ redis: undefined, operationTimeoutMs: 1_000, onError: () => {} });
   afterAll(() => store.close());
 
   it("hands every read of an unchanged value the same frozen object, and a value set anew afresh", async () => {
@@ -129,16 +167,18 @@ function storeContract(open: () => Store): void {
     expect(await store.namespace<string>(`${ns}-b`).get("same")).toBe("b");
   });
 
-  it("answers a ping", async () => {
-    await expect(store.ping()).resolves.toBeUndefined();
+  it("is ready: it accepts writes", async () => {
+    await expect(store.ready()).resolves.toBeUndefined();
   });
 
-  it("counts a namespace's live entries", async () => {
+  it("counts a namespace's live entries, wherever they are kept (every Cluster primary)", async () => {
     const counted = store.namespace<string>(`${ns}-count`);
-    await Promise.all(["a", "b", "c"].map((key) => counted.set(key, "v", 10_000)));
-    await counted.delete("b");
+    // Enough keys that a Cluster spreads them over all three primaries.
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((key) => counted.set(key, "v", 10_000)));
+    await counted.delete("k1");
 
-    expect(await store.count(`${ns}-count`)).toBe(2);
+    expect(await store.count(`${ns}-count`)).toBe(29);
   });
 
   describe("registers", () => {
@@ -358,7 +398,7 @@ describe("Store on an unreachable Redis", () => {
   let store: Store;
   beforeAll(async () => {
     const port = await closedPort();
-    store = new Store({ redisUrl: `redis://127.0.0.1:${port}`, operationTimeoutMs: 500, onError: () => {} });
+    store = openStore({ redis: redisSettings({ REDIS_URL: `redis://127.0.0.1:${port}` }), operationTimeoutMs: 500, onError: () => {} });
   });
   afterAll(() => store.close());
 
@@ -368,7 +408,7 @@ describe("Store on an unreachable Redis", () => {
     await expect(entries.get("k")).rejects.toBeInstanceOf(StoreError);
     await expect(entries.set("k", "v", 1_000)).rejects.toBeInstanceOf(StoreError);
     await expect(entries.delete("k")).rejects.toBeInstanceOf(StoreError);
-    await expect(store.ping()).rejects.toBeInstanceOf(StoreError);
+    await expect(store.ready()).rejects.toBeInstanceOf(StoreError);
   });
 
   it("fails within its operation deadline", async () => {

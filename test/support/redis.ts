@@ -9,7 +9,9 @@ import { createClient, type RedisClientType } from "@keyv/redis";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, Socket } from "node:net";
+import { loadConfig } from "../../src/config/config.js";
 import { storeKeyOf } from "../../src/sessions/session-token.js";
+import type { RedisSettings } from "../../src/store/redis/connection.js";
 
 /** The shared Redis of this machine or CI, e.g. `redis://127.0.0.1:6379`; unset: Redis tests are skipped. */
 const SHARED_REDIS_URL: string | undefined = process.env.REDIS_URL?.trim() || undefined;
@@ -41,36 +43,57 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when `redis-server` can be started here (it is on PATH). */
-export const REDIS_SERVER_AVAILABLE: boolean = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+const REDIS_SERVER_AVAILABLE: boolean = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+
+if (!REDIS_SERVER_AVAILABLE) console.warn("SKIPPED: tests on private redis-server processes (restarts, Cluster, Sentinel, TLS) — redis-server is not on PATH");
+/** `describe` for tests that start redis-server processes of their own; skipped (and said so) where there is none. */
+export const describeWithRedisServer = REDIS_SERVER_AVAILABLE ? describe : describe.skip;
+
+/**
+ * Store settings as the gateway reads them from its environment (REDIS_URL, REDIS_CLUSTER_NODES,
+ * REDIS_SENTINELS...), through the same parser.
+ */
+export function redisSettings(env: Record<string, string>): RedisSettings {
+  return loadConfig({ SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("hex"), ...env }, { asid: "1", clientId: "c", apiToken: "t" }).redis!;
+}
 
 /** A private, throw-away redis-server child: no persistence, loopback only. */
 export class RedisServer {
   #child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly options: RedisServerOptions,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   /** Starts redis-server on `port` (a free one if unset) and waits until it accepts connections. */
-  static async start(port?: number): Promise<RedisServer> {
-    const server = new RedisServer(port ?? (await freePort()));
+  static async start(port?: number, options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(port ?? (await freePort()), options);
     await server.restart();
     return server;
   }
 
-  /** Starts the server again on the same port (after `kill`). */
+  /** Starts the server again on the same port (after `kill`), with the same options. */
   async restart(): Promise<void> {
-    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
+    // A config file, if any, must come first; `--port 0` then leaves plain TCP off for a TLS-only server.
+    const port = this.options.tls ? ["--port", "0", "--tls-port", String(this.port)] : ["--port", String(this.port)];
+    const args = [...(this.options.configFile === undefined ? [] : [this.options.configFile]), ...port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...(this.options.args ?? [])];
+    const child = spawn("redis-server", args, { stdio: "ignore", cwd: this.options.dir });
     this.#child = child;
     const deadline = Date.now() + 5_000;
     while (!(await accepts(this.port))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+
+  /** True while its process runs. */
+  get alive(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
   /** Kills the server at once (SIGKILL), as a crash would, and waits for it to be gone. */
@@ -82,6 +105,17 @@ export class RedisServer {
     child.kill("SIGKILL");
     await exited;
   }
+}
+
+interface RedisServerOptions {
+  /** More redis-server arguments (`--cluster-enabled`, `--replicaof`, `--requirepass`, `--sentinel`...). */
+  args?: string[];
+  /** A config file to start from (sentinels need one they can rewrite). */
+  configFile?: string;
+  /** Working folder (cluster node files); the test's own temporary folder. */
+  dir?: string;
+  /** The port is a TLS port only (the TLS files go in `args`). */
+  tls?: boolean;
 }
 
 function accepts(port: number): Promise<boolean> {
