@@ -11,6 +11,14 @@ import { SpineClient } from "./backends/spine/spine.client.js";
 import type { UpstreamCallEvent } from "./backends/upstream.js";
 import type { CircuitChange } from "./backends/resilience/circuit-breaker.js";
 import type { GatewayConfig } from "./config/config.js";
+import {
+  EXPIRY_SWEEP_INTERVAL_MS,
+  LIVE_SESSIONS_REDIS_INTERVAL_MS,
+  READINESS_PROBE_REUSE_MS,
+  READINESS_TIMEOUT_MS,
+  SHUTDOWN_GRACE_MS,
+  STORE_OPERATION_TIMEOUT_MS,
+} from "./config/tunables.js";
 import type { User } from "./domain/user.js";
 import { clientAddress, presentedToken, requestScope } from "./graph/context.js";
 import { subgraphSchema } from "./graph/federation/subgraph.js";
@@ -61,28 +69,12 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Longest a store round trip may take before the request fails with STORE_UNAVAILABLE. */
-const STORE_OPERATION_TIMEOUT_MS = 2_000;
-/** Readiness answers within this, whatever the backends do. */
-const READINESS_TIMEOUT_MS = 2_000;
-/**
- * A backend probe's answer serves every `/readyz` call for this long (issue 14): any number of
- * calls make at most one call per backend per second, and a backend going down or coming back
- * shows within a second and one probe.
- */
-const READINESS_PROBE_REUSE_MS = 1_000;
-/** Requests still running at shutdown get this long. */
-const SHUTDOWN_GRACE_MS = 10_000;
 /**
  * Longest a shutdown takes from its start: the grace period, then closing the store and
  * writing out the log and audit lines still pending (at most OUTPUT_CLOSE_TIMEOUT_MS, 2 s),
  * and a margin. The process exits by then whatever its streams' readers do (main.ts).
  */
 export const SHUTDOWN_LIMIT_MS = SHUTDOWN_GRACE_MS + 3_000;
-/** Sessions nobody comes back for are found expired (and audited) within about this long. */
-const EXPIRY_SWEEP_INTERVAL_MS = 15_000;
-/** On Redis the live-sessions gauge SCANs the keyspace: at most once per this, whatever the scrape rate. */
-const LIVE_SESSIONS_REDIS_INTERVAL_MS = 30_000;
 
 /** Builds the gateway from its settings and starts listening. */
 export async function startGateway(config: ResolvedConfig, dependencies: GatewayDependencies = {}): Promise<RunningGateway> {
@@ -120,18 +112,23 @@ export async function startGateway(config: ResolvedConfig, dependencies: Gateway
       log.error("Redis lost its data (restarted without persistence, or flushed): every session and sign-in lockout is gone; see docs/redis.md");
     },
   });
-  const maxResponseBytes = config.backendMaxResponseBytes;
-  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, onCall, onCircuitChange, now, maxResponseBytes });
+  // What both backends' Upstreams share: observers, the clock, the answer cap and the breaker's settings.
+  const tuning = {
+    onCall,
+    onCircuitChange,
+    now,
+    maxResponseBytes: config.backendMaxResponseBytes,
+    circuitFailureThreshold: config.breaker.failureThreshold,
+    circuitCoolDownMs: config.breaker.coolDownMs,
+  };
+  const spine = new SpineClient({ baseUrl: config.spine.url, asid: config.spine.asid, timeoutMs: config.spine.timeoutMs, ...tuning });
   const idp = new IdpClient({
     baseUrl: config.idp.url,
     clientId: config.idp.clientId,
     apiToken: config.idp.apiToken,
     timeoutMs: config.idp.timeoutMs,
     timeZone: config.idp.timeZone,
-    onCall,
-    onCircuitChange,
-    now,
-    maxResponseBytes,
+    ...tuning,
   });
   const stores = sessionStores(store, { redis: config.redis, ...config.sessions }, (namespace, key) =>
     log.warn({ namespace, key }, "a stored value could not be opened (key rotated away, or altered); treated as absent"),

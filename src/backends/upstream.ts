@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import got, { RequestError, type CancelableRequest, type Got, type Response } from "got";
+import { defaultOf } from "../config/settings.js";
+import { LEAST_RETRY_SHARE } from "../config/tunables.js";
 import type { AuthProvider } from "../domain/user.js";
 import { BackendError } from "../errors/backend-error.js";
 import type { CallPolicy, TransientFailure } from "./resilience/call-policy.js";
@@ -26,15 +28,15 @@ export interface UpstreamTuning {
   onCircuitChange?: (event: CircuitChange & { backend: AuthProvider }) => void;
   /** The breaker's clock; tests move it to end a cool-down. Default `Date.now`. */
   now?: () => number;
-  /** Consecutive failed attempts that open the circuit; default 5. */
+  /** Consecutive failed attempts that open the circuit; default `BREAKER_FAILURE_THRESHOLD`'s. */
   circuitFailureThreshold?: number;
-  /** How long an open circuit refuses calls before a probe; default 10 s. */
+  /** How long an open circuit refuses calls before a probe; default `BREAKER_COOL_DOWN_MS`'s. */
   circuitCoolDownMs?: number;
-  /** The retry budget (retry-budget.ts); default 20 % of calls, up to 10 saved. */
+  /** The retry budget (retry-budget.ts); default RETRY_BUDGET (tunables.ts). */
   retryBudget?: RetryBudgetOptions;
   /** Source of the backoff jitter, in [0, 1); default `Math.random`. */
   random?: () => number;
-  /** Largest answer body taken from the backend, counted after decompression; default 256 KiB (`BACKEND_MAX_RESPONSE_BYTES`). */
+  /** Largest answer body taken from the backend, counted after decompression; default `BACKEND_MAX_RESPONSE_BYTES`'s. */
   maxResponseBytes?: number;
 }
 
@@ -42,7 +44,7 @@ interface UpstreamOptions extends UpstreamTuning {
   backend: AuthProvider;
   /** Base URL ending in `/`; request paths are relative to it. */
   baseUrl: string;
-  /** Budget of one call, every attempt and backoff included, in milliseconds (at most 5 s by the settings). */
+  /** Budget of one call, every attempt and backoff included, in milliseconds (at most MAX_UPSTREAM_TIMEOUT_MS by the settings). */
   timeoutMs: number;
   /** Headers every call to this backend carries. */
   headers: Record<string, string>;
@@ -65,12 +67,6 @@ export interface UpstreamResponse {
   status: number;
   body: string;
 }
-
-/**
- * A retry is sent only if at least this share of an attempt's limit is left after the backoff:
- * less would be an attempt set up to time out.
- */
-const LEAST_RETRY_SHARE = 0.25;
 
 /**
  * One configured HTTP client per backend. Each call follows its endpoint's {@link CallPolicy}
@@ -100,14 +96,14 @@ export class Upstream {
     });
     const { backend, onCircuitChange } = options;
     this.#breaker = new CircuitBreaker({
-      failureThreshold: options.circuitFailureThreshold,
-      coolDownMs: options.circuitCoolDownMs,
+      failureThreshold: options.circuitFailureThreshold ?? defaultOf("BREAKER_FAILURE_THRESHOLD"),
+      coolDownMs: options.circuitCoolDownMs ?? defaultOf("BREAKER_COOL_DOWN_MS"),
       now: options.now,
       onChange: onCircuitChange === undefined ? undefined : (change) => onCircuitChange({ ...change, backend }),
     });
     this.#retryBudget = new RetryBudget(options.retryBudget);
     this.#random = options.random ?? Math.random;
-    this.#maxResponseBytes = options.maxResponseBytes ?? 256 * 1024;
+    this.#maxResponseBytes = options.maxResponseBytes ?? defaultOf("BACKEND_MAX_RESPONSE_BYTES");
   }
 
   /**

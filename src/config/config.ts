@@ -1,11 +1,12 @@
+/**
+ * Settings of the gateway: read from the environment once at start-up, through the declarations
+ * of settings.ts (parsers, defaults, docs), checked against each other here, and turned into
+ * typed options. Internal tunables that are not settings are in tunables.ts.
+ */
 import { readFileSync } from "node:fs";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { RedisEndpoint, RedisSettings, RedisTls } from "../store/redis/connection.js";
-
-/**
- * Settings of the gateway: read from the environment once at start-up, validated, and
- * turned into typed options. Defaults live here and nowhere else.
- */
+import { commaSeparated, Expected, parseUrl, SETTINGS, type SettingName, type SettingValues } from "./settings.js";
 
 /** Where and how the gateway reaches Spine (shared/contracts/spine.md). */
 export interface SpineOptions {
@@ -37,8 +38,8 @@ export interface SessionOptions {
   /** A session ends this long after it was opened, however busy, in milliseconds. */
   absoluteTimeoutMs: number;
   /**
-   * AES-256 key sealing stored sessions and cached user info; unset means a key made for this
-   * process alone (demo mode: sessions do not survive a restart, nor are shared).
+   * AES-256 key sealing stored sessions and cached user info in Redis; unset only without Redis,
+   * whose in-process store is not sealed (its values never leave the process).
    */
   encryptionKey: Buffer | undefined;
   /** Keys that still open values sealed before a rotation. */
@@ -80,6 +81,14 @@ export interface HttpLimitOptions {
   maxConnections: number;
 }
 
+/** When a backend's circuit breaker opens, and for how long (src/backends/resilience/circuit-breaker.ts). */
+export interface BreakerOptions {
+  /** Consecutive failed attempts that open the circuit. */
+  failureThreshold: number;
+  /** How long an open circuit refuses calls before it lets one probe through, in milliseconds. */
+  coolDownMs: number;
+}
+
 export interface GatewayConfig {
   /** HTTP port; 0 picks a free one (tests). */
   port: number;
@@ -115,6 +124,8 @@ export interface GatewayConfig {
   corsOrigins: string[];
   /** Largest answer body taken from a backend, in bytes after decompression; larger is UPSTREAM_BAD_RESPONSE. */
   backendMaxResponseBytes: number;
+  /** Each backend's circuit breaker. */
+  breaker: BreakerOptions;
   http: HttpLimitOptions;
 }
 
@@ -137,150 +148,95 @@ export class ConfigError extends Error {
   }
 }
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-/**
- * An answer must come within 10 s, whatever the backends do (issue 4), and one request makes at
- * most two backend calls in a row (sign-in then user info; an A002 still in flight, then A003):
- * so one backend's budget is at most 5 s.
- */
-const MAX_UPSTREAM_TIMEOUT_MS = 5_000;
-
 type Env = Record<string, string | undefined>;
+
+/** Reads every declared setting; throws ConfigError naming the first bad one. Blank counts as unset. */
+function readSettings(env: Env): SettingValues {
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const raw = env[name]?.trim();
+    try {
+      values[name] = SETTINGS[name].parse(raw === "" ? undefined : raw);
+    } catch (error) {
+      if (error instanceof Expected) throw new ConfigError(name, error.message);
+      throw error;
+    }
+  }
+  return values as SettingValues;
+}
 
 /** Reads and validates every setting; throws ConfigError on the first bad one. */
 export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConfig {
-  const read = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === "" ? undefined : value;
-  };
+  const s = readSettings(env);
 
-  const spineUrl = httpUrl("SPINE_URL", read("SPINE_URL"));
-  const idpUrl = httpUrl("IDP_URL", read("IDP_URL"));
-  const idpClientId = read("IDP_CLIENT_ID");
-  const idpApiToken = read("IDP_API_TOKEN");
-  const asid = read("SPINE_ASID");
-
-  if (idpUrl !== undefined && idpClientId === undefined) {
+  // Rules between settings.
+  if (s.IDP_URL !== undefined && s.IDP_CLIENT_ID === undefined) {
     throw new ConfigError("IDP_CLIENT_ID", "required when IDP_URL is set (the organisation's client id)");
   }
-  if (idpUrl !== undefined && idpApiToken === undefined) {
+  if (s.IDP_URL !== undefined && s.IDP_API_TOKEN === undefined) {
     throw new ConfigError("IDP_API_TOKEN", "required when IDP_URL is set (the organisation's API token)");
   }
-  if (spineUrl !== undefined && asid === undefined) {
+  if (s.SPINE_URL !== undefined && s.SPINE_ASID === undefined) {
     throw new ConfigError("SPINE_ASID", "required when SPINE_URL is set (the deployment's Accredited System ID)");
   }
-  if (asid !== undefined && !/^\d{1,20}$/.test(asid)) {
-    throw new ConfigError("SPINE_ASID", "expected an Accredited System ID of digits only, e.g. 200000000220");
-  }
-
-  const timeZone = read("IDP_TIME_ZONE") ?? "UTC";
-  if (!isTimeZone(timeZone)) {
-    throw new ConfigError("IDP_TIME_ZONE", "expected an IANA time zone name, e.g. Europe/London or Asia/Dhaka");
-  }
-
-  const redis = redisSettings(read);
-
-  const logLevel = read("LOG_LEVEL") ?? "info";
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}`);
-  }
-
-  // Standard error by default: apart from the application log (standard output) with nothing to set up.
-  const auditLog = read("AUDIT_LOG") ?? "stderr";
-  if (auditLog.endsWith("/") || auditLog.includes("\0")) {
-    throw new ConfigError("AUDIT_LOG", "expected stderr, stdout or the path of a file to append JSON lines to");
-  }
-
-  // Printable ASCII, so that it travels in a header as it is; 32 characters at the least, so it cannot be guessed.
-  const federationRouterSecret = read("FEDERATION_ROUTER_SECRET");
-  if (federationRouterSecret !== undefined && !/^[\x21-\x7e]{32,}$/.test(federationRouterSecret)) {
-    throw new ConfigError("FEDERATION_ROUTER_SECRET", "expected at least 32 printable ASCII characters without spaces, e.g. from `openssl rand -hex 32`");
-  }
-
-  const idleSeconds = integer(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, 1, 7 * 24 * 3600);
-  const absoluteSeconds = integer(env, "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 3600, 1, 30 * 24 * 3600);
-  if (idleSeconds > absoluteSeconds) {
+  const redis = redisSettings((name) => s[name]);
+  if (s.SESSION_IDLE_TIMEOUT_SECONDS > s.SESSION_ABSOLUTE_TIMEOUT_SECONDS) {
     throw new ConfigError("SESSION_IDLE_TIMEOUT_SECONDS", "must not be longer than SESSION_ABSOLUTE_TIMEOUT_SECONDS");
   }
-
-  const encryptionKey = aesKey("SESSION_ENCRYPTION_KEY", read("SESSION_ENCRYPTION_KEY"));
-  if (redis !== undefined && encryptionKey === undefined) {
-    throw new ConfigError("SESSION_ENCRYPTION_KEY", `required when ${redis.setting} is set: 32 random bytes in base64 or hex, e.g. from \`openssl rand -base64 32\``);
+  if (redis !== undefined && s.SESSION_ENCRYPTION_KEY === undefined) {
+    throw new ConfigError(
+      "SESSION_ENCRYPTION_KEY",
+      `required when ${redis.setting} is set: 32 random bytes in base64 or hex, e.g. from \`openssl rand -base64 32\``,
+    );
   }
-  const previousEncryptionKeys = (read("SESSION_ENCRYPTION_PREVIOUS_KEYS") ?? "")
-    .split(",")
-    .map((key) => key.trim())
-    .filter(Boolean)
-    .map((key) => aesKey("SESSION_ENCRYPTION_PREVIOUS_KEYS", key)!);
-
-  const sessionCookie = read("SESSION_COOKIE") ?? "off";
-  if (sessionCookie !== "on" && sessionCookie !== "off") {
-    throw new ConfigError("SESSION_COOKIE", "expected on or off");
-  }
-  const corsOrigins = (read("CORS_ORIGINS") ?? "")
-    .split(",")
-    .map((origin) => origin.trim())
-    .filter(Boolean)
-    .map(exactOrigin);
-
-  const minutes = (name: string, fallback: number, max: number): number => integer(env, name, fallback, 1, max) * 60_000;
-
-  const requestTimeoutMs = integer(env, "HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 300_000);
-  const headersTimeoutMs = integer(env, "HTTP_HEADERS_TIMEOUT_MS", 5_000, 100, 300_000);
   // node:http refuses a headers timeout longer than the request timeout: said here, in the settings' words.
-  if (headersTimeoutMs > requestTimeoutMs) {
+  if (s.HTTP_HEADERS_TIMEOUT_MS > s.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError("HTTP_HEADERS_TIMEOUT_MS", "must not be longer than HTTP_REQUEST_TIMEOUT_MS");
   }
 
   return {
-    port: integer(env, "PORT", 4000, 0, 65_535),
-    host: read("HOST") ?? "127.0.0.1",
-    production: read("NODE_ENV") === "production",
-    spine: {
-      url: spineUrl,
-      asid: asid ?? simulators.asid,
-      timeoutMs: integer(env, "SPINE_TIMEOUT_MS", 5_000, 1, MAX_UPSTREAM_TIMEOUT_MS),
-    },
+    port: s.PORT,
+    host: s.HOST,
+    production: s.NODE_ENV,
+    spine: { url: s.SPINE_URL, asid: s.SPINE_ASID ?? simulators.asid, timeoutMs: s.SPINE_TIMEOUT_MS },
     idp: {
-      url: idpUrl,
-      clientId: idpClientId ?? simulators.clientId,
-      apiToken: idpApiToken ?? simulators.apiToken,
-      timeoutMs: integer(env, "IDP_TIMEOUT_MS", 5_000, 1, MAX_UPSTREAM_TIMEOUT_MS),
-      timeZone,
+      url: s.IDP_URL,
+      clientId: s.IDP_CLIENT_ID ?? simulators.clientId,
+      apiToken: s.IDP_API_TOKEN ?? simulators.apiToken,
+      timeoutMs: s.IDP_TIMEOUT_MS,
+      timeZone: s.IDP_TIME_ZONE,
     },
     redis: redis?.settings,
     sessions: {
-      idleTimeoutMs: idleSeconds * 1000,
-      absoluteTimeoutMs: absoluteSeconds * 1000,
-      encryptionKey,
-      previousEncryptionKeys,
-      maxPerUser: integer(env, "SESSION_MAX_PER_USER", 10, 1, 1_000),
+      idleTimeoutMs: s.SESSION_IDLE_TIMEOUT_SECONDS * 1000,
+      absoluteTimeoutMs: s.SESSION_ABSOLUTE_TIMEOUT_SECONDS * 1000,
+      encryptionKey: s.SESSION_ENCRYPTION_KEY,
+      previousEncryptionKeys: s.SESSION_ENCRYPTION_PREVIOUS_KEYS,
+      maxPerUser: s.SESSION_MAX_PER_USER,
     },
     login: {
-      maxFailuresPerAccount: integer(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10, 1, 100),
-      accountWindowMs: minutes("LOGIN_ACCOUNT_WINDOW_MINUTES", 15, 24 * 60),
-      accountLockMs: minutes("LOGIN_ACCOUNT_LOCK_MINUTES", 15, 24 * 60),
-      // NIST SP 800-63B: no more than 100 consecutive failed attempts on one account.
-      maxConsecutiveFailures: integer(env, "LOGIN_MAX_CONSECUTIVE_FAILURES", 100, 1, 100),
-      consecutiveMemoryMs: minutes("LOGIN_CONSECUTIVE_LOCK_MINUTES", 24 * 60, 7 * 24 * 60),
-      maxFailuresPerAddress: integer(env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 100, 1, 1_000_000),
-      addressWindowMs: minutes("LOGIN_ADDRESS_WINDOW_MINUTES", 60, 24 * 60),
+      maxFailuresPerAccount: s.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      accountWindowMs: s.LOGIN_ACCOUNT_WINDOW_MINUTES * 60_000,
+      accountLockMs: s.LOGIN_ACCOUNT_LOCK_MINUTES * 60_000,
+      maxConsecutiveFailures: s.LOGIN_MAX_CONSECUTIVE_FAILURES,
+      consecutiveMemoryMs: s.LOGIN_CONSECUTIVE_LOCK_MINUTES * 60_000,
+      maxFailuresPerAddress: s.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      addressWindowMs: s.LOGIN_ADDRESS_WINDOW_MINUTES * 60_000,
     },
-    trustedProxyHops: integer(env, "TRUSTED_PROXY_HOPS", 0, 0, 10),
-    userInfoTtlMs: integer(env, "USER_INFO_CACHE_TTL_SECONDS", 60, 0, 3600) * 1000,
-    logLevel,
-    auditLog,
-    federationRouterSecret,
-    sessionCookie: sessionCookie === "on",
-    corsOrigins,
-    // 256 KiB: the largest real answer here (an IdP user with every profile) is a few KB.
-    backendMaxResponseBytes: integer(env, "BACKEND_MAX_RESPONSE_BYTES", 256 * 1024, 1_024, 16 * 1024 * 1024),
+    trustedProxyHops: s.TRUSTED_PROXY_HOPS,
+    userInfoTtlMs: s.USER_INFO_CACHE_TTL_SECONDS * 1000,
+    logLevel: s.LOG_LEVEL,
+    auditLog: s.AUDIT_LOG,
+    federationRouterSecret: s.FEDERATION_ROUTER_SECRET,
+    sessionCookie: s.SESSION_COOKIE === "on",
+    corsOrigins: s.CORS_ORIGINS,
+    backendMaxResponseBytes: s.BACKEND_MAX_RESPONSE_BYTES,
+    breaker: { failureThreshold: s.BREAKER_FAILURE_THRESHOLD, coolDownMs: s.BREAKER_COOL_DOWN_MS },
     http: {
-      requestTimeoutMs,
-      headersTimeoutMs,
-      // Above the 60 s idle timeout common to load balancers (see keepAliveTimeoutMs).
-      keepAliveTimeoutMs: integer(env, "HTTP_KEEP_ALIVE_TIMEOUT_MS", 65_000, 1_000, 600_000),
-      maxConnections: integer(env, "HTTP_MAX_CONNECTIONS", 1_024, 1, 1_000_000),
+      requestTimeoutMs: s.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: s.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: s.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: s.HTTP_MAX_CONNECTIONS,
     },
   };
 }
@@ -292,8 +248,10 @@ export function loadConfig(env: Env, simulators: SimulatorDefaults): GatewayConf
  * TLS by rediss:// URLs (with Sentinel, by a REDIS_TLS_* file), with the files read now. `setting`
  * names the topology's setting for messages.
  */
-function redisSettings(read: (name: string) => string | undefined): { settings: RedisSettings; setting: string } | undefined {
-  const topologies = ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"].filter((name) => read(name) !== undefined);
+function redisSettings(
+  read: (name: Extract<SettingName, `REDIS_${string}`>) => string | undefined,
+): { settings: RedisSettings; setting: string } | undefined {
+  const topologies = (["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"] as const).filter((name) => read(name) !== undefined);
   if (topologies.length > 1) {
     throw new ConfigError(topologies[1]!, `set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (${topologies.join(" and ")} are set)`);
   }
@@ -305,12 +263,22 @@ function redisSettings(read: (name: string) => string | undefined): { settings: 
   let username = read("REDIS_USERNAME");
   let password = read("REDIS_PASSWORD");
   if (setting !== "REDIS_SENTINELS") {
-    for (const [name, value] of [["REDIS_SENTINEL_MASTER", masterName], ["REDIS_SENTINEL_USERNAME", sentinelUsername], ["REDIS_SENTINEL_PASSWORD", sentinelPassword]] as const) {
+    for (const [name, value] of [
+      ["REDIS_SENTINEL_MASTER", masterName],
+      ["REDIS_SENTINEL_USERNAME", sentinelUsername],
+      ["REDIS_SENTINEL_PASSWORD", sentinelPassword],
+    ] as const) {
       if (value !== undefined) throw new ConfigError(name, "set only with REDIS_SENTINELS");
     }
   }
   if (setting === undefined) {
-    const stray = [["REDIS_USERNAME", username], ["REDIS_PASSWORD", password], ["REDIS_TLS_CA_FILE", tlsFiles.ca], ["REDIS_TLS_CERT_FILE", tlsFiles.cert], ["REDIS_TLS_KEY_FILE", tlsFiles.key]].find(([, value]) => value !== undefined);
+    const stray = [
+      ["REDIS_USERNAME", username],
+      ["REDIS_PASSWORD", password],
+      ["REDIS_TLS_CA_FILE", tlsFiles.ca],
+      ["REDIS_TLS_CERT_FILE", tlsFiles.cert],
+      ["REDIS_TLS_KEY_FILE", tlsFiles.key],
+    ].find(([, value]) => value !== undefined);
     if (stray !== undefined) throw new ConfigError(stray[0]!, "set only with REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
     return undefined;
   }
@@ -319,17 +287,22 @@ function redisSettings(read: (name: string) => string | undefined): { settings: 
   let topology: RedisSettings["topology"];
   let tlsWanted: boolean;
   if (setting === "REDIS_SENTINELS") {
-    if (masterName === undefined) throw new ConfigError("REDIS_SENTINEL_MASTER", "required when REDIS_SENTINELS is set: the name the sentinels monitor the primary by");
-    if (sentinelUsername !== undefined && sentinelPassword === undefined) throw new ConfigError("REDIS_SENTINEL_PASSWORD", "required when REDIS_SENTINEL_USERNAME is set");
-    const sentinels = list(read(setting)!).map((entry) => hostPort(setting, entry));
+    if (masterName === undefined)
+      throw new ConfigError("REDIS_SENTINEL_MASTER", "required when REDIS_SENTINELS is set: the name the sentinels monitor the primary by");
+    if (sentinelUsername !== undefined && sentinelPassword === undefined)
+      throw new ConfigError("REDIS_SENTINEL_PASSWORD", "required when REDIS_SENTINEL_USERNAME is set");
+    const sentinels = commaSeparated(read(setting)!).map((entry) => hostPort(setting, entry));
     topology = { kind: "sentinel", sentinels, masterName, sentinelUsername, sentinelPassword };
     tlsWanted = Object.values(tlsFiles).some((file) => file !== undefined);
   } else {
     const example = setting === "REDIS_URL" ? "redis://127.0.0.1:6379" : "redis://redis-a:6379,redis://redis-b:6379";
-    const urls = list(read(setting)!).map((value) => {
+    const urls = commaSeparated(read(setting)!).map((value) => {
       const url = parseUrl(value);
       if (url === undefined || !/^rediss?:$/.test(url.protocol) || url.hostname === "") {
-        throw new ConfigError(setting, `expected ${setting === "REDIS_URL" ? "a redis:// or rediss:// URL" : "comma-separated redis:// or rediss:// URLs"}, e.g. ${example}`);
+        throw new ConfigError(
+          setting,
+          `expected ${setting === "REDIS_URL" ? "a redis:// or rediss:// URL" : "comma-separated redis:// or rediss:// URLs"}, e.g. ${example}`,
+        );
       }
       return url;
     });
@@ -351,7 +324,8 @@ function redisSettings(read: (name: string) => string | undefined): { settings: 
       if (!/^\d{0,2}$/.test(path)) throw new ConfigError(setting, "expected a database number (0-15) as the URL's path, or none");
       topology = { kind: "standalone", node: nodes[0]!, db: Number(path) };
     } else {
-      if (urls.some((url) => !["", "/", "/0"].includes(url.pathname))) throw new ConfigError(setting, "expected no database number: Redis Cluster has database 0 only");
+      if (urls.some((url) => !["", "/", "/0"].includes(url.pathname)))
+        throw new ConfigError(setting, "expected no database number: Redis Cluster has database 0 only");
       topology = { kind: "cluster", nodes };
     }
     tlsWanted = first.protocol === "rediss:";
@@ -366,7 +340,10 @@ function redisSettings(read: (name: string) => string | undefined): { settings: 
 /** The TLS files, read and checked now: a bad or unreadable file must stop start-up, not the first sign-in. */
 function redisTls(files: { ca: string | undefined; cert: string | undefined; key: string | undefined }): RedisTls {
   if ((files.cert === undefined) !== (files.key === undefined)) {
-    throw new ConfigError(files.cert === undefined ? "REDIS_TLS_CERT_FILE" : "REDIS_TLS_KEY_FILE", "set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE together (the client certificate and its key)");
+    throw new ConfigError(
+      files.cert === undefined ? "REDIS_TLS_CERT_FILE" : "REDIS_TLS_KEY_FILE",
+      "set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE together (the client certificate and its key)",
+    );
   }
   const readPem = (setting: string, path: string | undefined, check: (pem: Buffer) => unknown): Buffer | undefined => {
     if (path === undefined) return undefined;
@@ -392,77 +369,10 @@ function redisTls(files: { ca: string | undefined; cert: string | undefined; key
   return { ca, cert, key };
 }
 
-function list(value: string): string[] {
-  return value
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-}
-
 function hostPort(setting: string, entry: string): RedisEndpoint {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
   const port = Number(match?.[2]);
-  if (match === null || port < 1 || port > 65_535) throw new ConfigError(setting, "expected comma-separated host:port of the sentinels, e.g. sentinel-a:26379,sentinel-b:26379");
+  if (match === null || port < 1 || port > 65_535)
+    throw new ConfigError(setting, "expected comma-separated host:port of the sentinels, e.g. sentinel-a:26379,sentinel-b:26379");
   return { host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port };
-}
-
-/** A 32-byte key given as base64 (44 characters) or hex (64). */
-function aesKey(name: string, value: string | undefined): Buffer | undefined {
-  if (value === undefined) return undefined;
-  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, "hex") : /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, "base64") : undefined;
-  if (key === undefined || key.length !== 32) {
-    throw new ConfigError(name, "expected 32 random bytes in base64 or hex, e.g. from `openssl rand -base64 32`");
-  }
-  return key;
-}
-
-function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-GB", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parseUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function httpUrl(name: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const url = parseUrl(value);
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    throw new ConfigError(name, "expected an http:// or https:// URL");
-  }
-  // Paths in the contracts are relative to the base; one trailing slash keeps got's prefixUrl joining them.
-  return url.href.endsWith("/") ? url.href : `${url.href}/`;
-}
-
-/**
- * An origin as browsers send it in `Origin`: scheme, host, port if not the default, nothing
- * else, so that comparing strings is comparing origins. `*` is refused: the gateway always
- * allows credentials to the origins it lists, and a wildcard with credentials would hand any
- * site the user's session.
- */
-function exactOrigin(value: string): string {
-  const url = parseUrl(value);
-  if (value === "*" || url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value) {
-    throw new ConfigError("CORS_ORIGINS", `expected comma-separated exact origins such as https://app.example.org (scheme, host, port; no path, no trailing slash, no *)`);
-  }
-  return value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `expected a whole number from ${min} to ${max}`);
-  }
-  return value;
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
 import type { HttpLimitOptions } from "../config/config.js";
+import { TIMEOUT_CHECK_INTERVAL_MS } from "../config/tunables.js";
 import type { GatewayContext } from "../graph/context.js";
 import { logField } from "../logging/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -46,12 +47,6 @@ interface HttpServerOptions {
   limits?: HttpLimitOptions;
 }
 
-/**
- * How often node:http looks for requests past their timeouts. Its default, 30 s, would let a
- * slow client hold its connection up to 30 s past the request timeout; the sweep over the open
- * connections is cheap next to that.
- */
-const TIMEOUT_CHECK_INTERVAL_MS = 250;
 
 /** The header in which the router presents the shared secret on every request to `/subgraph`. */
 export const ROUTER_SECRET_HEADER = "router-secret";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SessionOptions } from "../config/config.js";
+import { SESSION_LOCK_RETRY, SESSION_TOUCH, SWEEP_BATCH } from "../config/tunables.js";
 import { globalUserId } from "../domain/user.js";
 import type { CappedIndex, ExpiryIndex, KeyValueStore, RegisterStore } from "../store/store.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "./session.js";
@@ -17,16 +18,11 @@ type ExpiryListener = (record: SessionRecord, reason: ExpiryReason) => void;
  * late (or an instance restarting) can still read who it was when it records the expiry.
  */
 export const EXPIRED_RECORD_GRACE_MS = 5 * 60_000;
-/** Due sessions handled per sweep call; the rest wait for the next call. */
-const SWEEP_BATCH = 500;
 /**
  * What a session's "current token" register holds once the session has ended: no store key
  * (a hash of 43 characters) looks like it, so a request holding any token of the session loses.
  */
 const ENDED = "ended";
-/** A wait for a session's lock asks again after this long at first, doubling up to the cap. */
-const LOCK_RETRY_FIRST_MS = 5;
-const LOCK_RETRY_MAX_MS = 50;
 
 interface SessionServiceOptions extends Pick<SessionOptions, "idleTimeoutMs" | "absoluteTimeoutMs" | "maxPerUser"> {
   /** The clock; tests move it rather than sleep. */
@@ -70,7 +66,7 @@ export class SessionService {
     this.#expiries = expiries;
     this.#shared = shared;
     this.#options = options;
-    this.#touchIntervalMs = Math.min(60_000, Math.floor(options.idleTimeoutMs / 10));
+    this.#touchIntervalMs = Math.min(SESSION_TOUCH.maxMs, Math.floor(options.idleTimeoutMs * SESSION_TOUCH.idleShare));
   }
 
   /**
@@ -167,13 +163,13 @@ export class SessionService {
   async withLock<T>(id: string, work: (locked: boolean) => Promise<T>): Promise<T> {
     const owner = randomUUID();
     const deadline = performance.now() + this.#options.lockTtlMs;
-    let pause = LOCK_RETRY_FIRST_MS;
+    let pause = SESSION_LOCK_RETRY.firstMs;
     let locked = false;
     while (!(locked = await this.#shared.locks.compareAndSet(id, undefined, owner, this.#options.lockTtlMs))) {
       const left = deadline - performance.now();
       if (left <= 0) break;
       await sleep(Math.min(pause, left));
-      pause = Math.min(2 * pause, LOCK_RETRY_MAX_MS);
+      pause = Math.min(2 * pause, SESSION_LOCK_RETRY.maxMs);
     }
     try {
       return await work(locked);

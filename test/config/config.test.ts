@@ -60,6 +60,7 @@ describe("loadConfig", () => {
       sessionCookie: false,
       corsOrigins: [],
       backendMaxResponseBytes: 256 * 1024,
+      breaker: { failureThreshold: 5, coolDownMs: 10_000 },
       http: { requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnections: 1_024 },
     };
     expect(config).toEqual(expected);
@@ -102,6 +103,8 @@ describe("loadConfig", () => {
         SESSION_COOKIE: "on",
         CORS_ORIGINS: "https://app.example.org, http://127.0.0.1:5173",
         BACKEND_MAX_RESPONSE_BYTES: "65536",
+        BREAKER_FAILURE_THRESHOLD: "3",
+        BREAKER_COOL_DOWN_MS: "30000",
         HTTP_REQUEST_TIMEOUT_MS: "20000",
         HTTP_HEADERS_TIMEOUT_MS: "20000",
         HTTP_KEEP_ALIVE_TIMEOUT_MS: "350000",
@@ -141,6 +144,7 @@ describe("loadConfig", () => {
       sessionCookie: true,
       corsOrigins: ["https://app.example.org", "http://127.0.0.1:5173"],
       backendMaxResponseBytes: 65_536,
+      breaker: { failureThreshold: 3, coolDownMs: 30_000 },
       http: { requestTimeoutMs: 20_000, headersTimeoutMs: 20_000, keepAliveTimeoutMs: 350_000, maxConnections: 200 },
     };
     expect(config).toEqual(expected);
@@ -252,6 +256,10 @@ describe("loadConfig", () => {
     ["CORS_ORIGINS", "a bare host name", { CORS_ORIGINS: "https://app.example.org,app.example.org" }],
     ["BACKEND_MAX_RESPONSE_BYTES", "below 1 KiB", { BACKEND_MAX_RESPONSE_BYTES: "1023" }],
     ["BACKEND_MAX_RESPONSE_BYTES", "non-numeric", { BACKEND_MAX_RESPONSE_BYTES: "256KB" }],
+    ["BREAKER_FAILURE_THRESHOLD", "zero (no failure count means anything)", { BREAKER_FAILURE_THRESHOLD: "0" }],
+    ["BREAKER_FAILURE_THRESHOLD", "non-numeric", { BREAKER_FAILURE_THRESHOLD: "five" }],
+    ["BREAKER_COOL_DOWN_MS", "below 100 ms", { BREAKER_COOL_DOWN_MS: "99" }],
+    ["BREAKER_COOL_DOWN_MS", "over 10 minutes", { BREAKER_COOL_DOWN_MS: "600001" }],
     ["HTTP_REQUEST_TIMEOUT_MS", "zero (Node's 'no timeout')", { HTTP_REQUEST_TIMEOUT_MS: "0" }],
     ["HTTP_HEADERS_TIMEOUT_MS", "longer than the request timeout", { HTTP_REQUEST_TIMEOUT_MS: "5000", HTTP_HEADERS_TIMEOUT_MS: "6000" }],
     ["HTTP_KEEP_ALIVE_TIMEOUT_MS", "over 10 minutes", { HTTP_KEEP_ALIVE_TIMEOUT_MS: "600001" }],

@@ -12,9 +12,9 @@ import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support
 import { waitFor } from "../support/wait.js";
 
 const TIMEOUT_MS = 300;
-/** The breaker's settings (src/backends/upstream.ts defaults). */
-const THRESHOLD = 5;
-const COOL_DOWN_MS = 10_000;
+/** The breaker's settings, other than their defaults (5, 10 s) so that the tests show BREAKER_* reach the breaker. */
+const THRESHOLD = 3;
+const COOL_DOWN_MS = 30_000;
 /** An answer from an open circuit comes well before a backend call could time out. */
 const FAST_MS = 100;
 const otherIdpUser = IDP_DEMO.users[1]!;
@@ -102,7 +102,15 @@ describe.each(backends)("$name circuit breaker, through the graph", (backend) =>
   const key = backend.backend === AuthProvider.SPINE ? "spine" : "idp";
   beforeAll(async () => {
     // No user-info cache: an IdP `me` needs the IdP.
-    stack = await Stack.start({ env: { SPINE_TIMEOUT_MS: String(TIMEOUT_MS), IDP_TIMEOUT_MS: String(TIMEOUT_MS), USER_INFO_CACHE_TTL_SECONDS: "0" } });
+    stack = await Stack.start({
+      env: {
+        SPINE_TIMEOUT_MS: String(TIMEOUT_MS),
+        IDP_TIMEOUT_MS: String(TIMEOUT_MS),
+        USER_INFO_CACHE_TTL_SECONDS: "0",
+        BREAKER_FAILURE_THRESHOLD: String(THRESHOLD),
+        BREAKER_COOL_DOWN_MS: String(COOL_DOWN_MS),
+      },
+    });
   });
   afterAll(() => stack.close());
   afterEach(async () => {
@@ -146,6 +154,16 @@ describe.each(backends)("$name circuit breaker, through the graph", (backend) =>
     await openCircuit();
 
     await backend.unaffected(stack);
+  });
+
+  it("stays open for BREAKER_COOL_DOWN_MS: calls are refused without reaching the backend, /readyz says down", async () => {
+    await openCircuit();
+    // A second short of it: the test clock runs on with real time too, which this leaves room for.
+    stack.clock.advance(COOL_DOWN_MS - 1_000);
+
+    expect((await readiness(stack)).status).toBe(503);
+    expectUnavailable(await backend.call(stack), backend.backend);
+    expect(backend.simulator(stack).calls(backend.route)).toHaveLength(THRESHOLD);
   });
 
   it("lets one probe through after the cool-down; its success closes the circuit and service resumes", async () => {

@@ -1,3 +1,4 @@
+import { CONNECT_TIMEOUT_MS, READ_RETRY_BACKOFF } from "../../config/tunables.js";
 import type { BackendFailure } from "../../errors/backend-error.js";
 
 /** Failures of one attempt that a retry may cure: the backend was slow, out of reach or failing, not refusing. */
@@ -6,8 +7,8 @@ export type TransientFailure = Extract<BackendFailure, "TIMEOUT" | "UNREACHABLE"
 /**
  * How one backend endpoint is called (issue 4). Every client method names its policy beside
  * it, with the reason. The whole call, every attempt and every backoff included, stays within
- * the backend's budget (`SPINE_TIMEOUT_MS` / `IDP_TIMEOUT_MS`, at most 10 s): a user gets an
- * answer by then whatever the backend does.
+ * the backend's budget (`SPINE_TIMEOUT_MS` / `IDP_TIMEOUT_MS`, at most 5 s, so that a request
+ * making two calls in a row still answers within 10 s) whatever the backend does.
  */
 export interface CallPolicy {
   /** Longest opening the connection of one attempt may take (DNS, TCP, TLS), within the attempt's limit. */
@@ -27,12 +28,6 @@ export interface CallPolicy {
   backoff: { baseMs: number; capMs: number };
 }
 
-/**
- * A TCP handshake on the health network takes milliseconds; 2 s covers one lost SYN (resent
- * after 1 s) and stops an address that swallows packets from holding a user for the whole budget.
- */
-const CONNECT_TIMEOUT_MS = 2_000;
-
 /** Sent exactly once: the call changes state at the backend, so a retry could do it twice. */
 export const SENT_ONCE: CallPolicy = {
   connectTimeoutMs: CONNECT_TIMEOUT_MS,
@@ -42,7 +37,7 @@ export const SENT_ONCE: CallPolicy = {
 };
 
 /**
- * An idempotent read: one retry on a timeout, a failed connection or a 5xx, after 0–50 ms.
+ * An idempotent read: one retry on a timeout, a failed connection or a 5xx, after 0–50 ms (READ_RETRY_BACKOFF).
  * One, not two: each attempt gets half the budget, a third would be too short for a slow but
  * working backend. The retry budget (retry-budget.ts) stops retries adding load to a backend in trouble.
  */
@@ -50,5 +45,5 @@ export const IDEMPOTENT_READ: CallPolicy = {
   connectTimeoutMs: CONNECT_TIMEOUT_MS,
   retries: 1,
   retryOn: ["TIMEOUT", "UNREACHABLE", "SERVER_ERROR"],
-  backoff: { baseMs: 50, capMs: 500 },
+  backoff: READ_RETRY_BACKOFF,
 };

@@ -14,10 +14,10 @@ export interface CircuitChange {
 
 /** Options of {@link CircuitBreaker}. */
 interface CircuitBreakerOptions {
-  /** Consecutive failed attempts that open the circuit; default 5. */
-  failureThreshold?: number;
-  /** How long an open circuit refuses calls before it lets one probe through; default 10 s. */
-  coolDownMs?: number;
+  /** Consecutive failed attempts that open the circuit (`BREAKER_FAILURE_THRESHOLD`). */
+  failureThreshold: number;
+  /** How long an open circuit refuses calls before it lets one probe through (`BREAKER_COOL_DOWN_MS`). */
+  coolDownMs: number;
   /** The clock, in milliseconds; tests move it instead of waiting out the cool-down. */
   now?: () => number;
   onChange?: (change: CircuitChange) => void;
@@ -49,9 +49,9 @@ export class CircuitBreaker {
   #openedAt: number | undefined;
   #probing = false;
 
-  constructor(options: CircuitBreakerOptions = {}) {
-    this.#threshold = options.failureThreshold ?? 5;
-    this.#coolDownMs = options.coolDownMs ?? 10_000;
+  constructor(options: CircuitBreakerOptions) {
+    this.#threshold = options.failureThreshold;
+    this.#coolDownMs = options.coolDownMs;
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange;
   }

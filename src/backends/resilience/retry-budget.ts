@@ -1,8 +1,10 @@
-/** Options of {@link RetryBudget}. */
+import { RETRY_BUDGET } from "../../config/tunables.js";
+
+/** Options of {@link RetryBudget}; defaults and their reasons in RETRY_BUDGET (tunables.ts). */
 export interface RetryBudgetOptions {
-  /** Retries earned per call: 0.2 lets retries add at most a fifth to a backend's load; default 0.2. */
+  /** Retries earned per call: 0.2 lets retries add at most a fifth to a backend's load. */
   ratio?: number;
-  /** Most retries saved up (and the starting balance), for a burst after a quiet spell; default 10. */
+  /** Most retries saved up (and the starting balance), for a burst after a quiet spell. */
   maxTokens?: number;
 }
 
@@ -18,8 +20,8 @@ export class RetryBudget {
   #balance: number;
 
   constructor(options: RetryBudgetOptions = {}) {
-    this.#ratio = options.ratio ?? 0.2;
-    this.#max = options.maxTokens ?? 10;
+    this.#ratio = options.ratio ?? RETRY_BUDGET.ratio;
+    this.#max = options.maxTokens ?? RETRY_BUDGET.maxTokens;
     this.#balance = this.#max;
   }
 

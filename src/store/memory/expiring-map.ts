@@ -1,3 +1,5 @@
+import { MEMORY_SWEEP_INTERVAL_MS } from "../../config/tunables.js";
+
 /**
  * keyv's default in-memory store (a Map) forgets an expired entry only when it is read again,
  * so sessions nobody comes back for would stay in memory for the life of the process. This one
@@ -7,7 +9,7 @@ export class ExpiringMemoryStore {
   readonly #entries = new Map<string, { value: unknown; expiresAt: number }>();
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(sweepIntervalMs = 60_000) {
+  constructor(sweepIntervalMs = MEMORY_SWEEP_INTERVAL_MS) {
     this.#sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     // The timer must not keep a process alive that has otherwise finished.
     this.#sweeper.unref();

@@ -2,14 +2,7 @@ import { Keyv } from "keyv";
 import { keyvNamespace, storeOperation, throwingKeyv } from "../operations.js";
 import type { CappedIndex, CounterStore, ExpiryIndex, KeyValueStore, RegisterStore, Store } from "../store.js";
 import { ExpiringMemoryStore } from "./expiring-map.js";
-
-/**
- * Texts of the in-memory store decoded lately, each with its value. A warm request reads its
- * session and its user info again and again, and parsing them was a tenth of its time; texts
- * are kept as texts (a fraction of the memory of the objects they hold), so this keeps the
- * objects of the last few hundred read only.
- */
-const DECODED_TEXTS_KEPT = 512;
+import { DECODED_TEXTS_KEPT } from "../../config/tunables.js";
 
 /**
  * keyv's `deserialize` for the in-memory store, remembering what it decoded. A stored text is

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { CLUSTER_SLOTS_REFRESH_MS, REDIS_RECONNECT } from "../../config/tunables.js";
 
 /**
  * The client library: ioredis (5.11), for the three topologies behind one API. Measured here
@@ -42,17 +43,10 @@ export interface RedisSettings {
 
 export type RedisClient = Redis | Cluster;
 
-/**
- * How often the Cluster client reloads the slot map without being told to. A killed primary's
- * replica is promoted after the cluster's node timeout; its slots are served again at most this
- * long after that.
- */
-const CLUSTER_SLOTS_REFRESH_MS = 2_000;
-
 const DISCONNECT_TIMEOUT_MS = 200;
 
-/** Time between reconnection attempts: quick at first, then every 2 s for as long as it takes. */
-const reconnectDelay = (attempt: number): number => Math.min(100 * 2 ** attempt, 2_000);
+/** Time between reconnection attempts: quick at first, then every REDIS_RECONNECT.maxMs for as long as it takes. */
+const reconnectDelay = (attempt: number): number => Math.min(REDIS_RECONNECT.firstMs * 2 ** attempt, REDIS_RECONNECT.maxMs);
 
 /**
  * A client of the configured topology. Connects at once and reconnects for ever; commands fail

@@ -5,6 +5,7 @@ import { keyvNamespace, storeOperation, throwingKeyv } from "../operations.js";
 import type { CappedIndex, CounterStore, ExpiryIndex, KeyValueStore, RegisterStore, Store, StoreOptions } from "../store.js";
 import { connectRedis, primaries, type RedisClient, type RedisSettings } from "./connection.js";
 import { IoredisKeyvAdapter } from "./keyv-adapter.js";
+import { MARKER_CHECK_INTERVAL_MS, READINESS_PROBE_REUSE_MS } from "../../config/tunables.js";
 
 /** INCR and its expiry in one step, so a counter can never be left without one. */
 const INCREMENT_SCRIPT = "local n = redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], ARGV[1]); return n";
@@ -56,10 +57,6 @@ const text = (reply: unknown): string | undefined => (typeof reply === "string" 
  * data since (restarted without persistence, or flushed): every session and lockout with it.
  */
 const MARKER_KEY = "store-marker";
-/** Readiness is asked of Redis at most this often, however many callers ask. */
-const READINESS_REUSE_MS = 1_000;
-/** How often the marker is checked even when no orchestrator asks /readyz. */
-const MARKER_CHECK_INTERVAL_MS = 5_000;
 
 /**
  * The store on Redis: one primary, Cluster or Sentinel (connection.ts), the same commands on
@@ -173,7 +170,7 @@ export class RedisStore implements Store {
 
   ready(): Promise<void> {
     const now = performance.now();
-    if (this.#readiness === undefined || now - this.#readiness.at >= READINESS_REUSE_MS) {
+    if (this.#readiness === undefined || now - this.#readiness.at >= READINESS_PROBE_REUSE_MS) {
       this.#readiness = { at: now, result: this.#run("readiness check", () => this.#checkMarker()) };
     }
     return this.#readiness.result;
