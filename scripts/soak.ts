@@ -108,7 +108,7 @@ function settings(): Settings {
     spineShare: number("spine-share", values["spine-share"], 0, 1),
     mePerFlow: Math.round(number("me-per-flow", values["me-per-flow"], 1, 100)),
     sampleEvery: number("sample-every", values["sample-every"], 1, 3600),
-    logLevel: values["log-level"]!,
+    logLevel: values["log-level"],
     maxHeapDriftMb: number("max-heap-drift-mb", values["max-heap-drift-mb"], 0, 10_000),
   };
 }
@@ -173,8 +173,22 @@ class Tally {
   }
 }
 
+/** The fields of the answers the flows read (the rest of a payload is not looked at). */
+interface Payload {
+  token?: unknown;
+  id?: unknown;
+  roleSelected?: unknown;
+  session?: Payload | null;
+}
+
+/** A root field's payload, when it is an object. */
+function payload(answer: GraphQLAnswer, field: string): Payload | undefined {
+  const value = answer.data?.[field];
+  return typeof value === "object" && value !== null ? value : undefined;
+}
+
 interface GraphQLAnswer {
-  data: Record<string, any> | null | undefined;
+  data: Record<string, unknown> | null | undefined;
   codes: string[];
 }
 
@@ -219,7 +233,7 @@ class Connection {
         "x-request-id": requestId,
         ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
       });
-      const body = JSON.parse(response.body) as { data?: Record<string, any> | null; errors?: Array<{ extensions?: { code?: string } }> };
+      const body = JSON.parse(response.body) as { data?: GraphQLAnswer["data"]; errors?: Array<{ extensions?: { code?: string } }> };
       codes = (body.errors ?? []).map((error) => error.extensions?.code ?? "NO_CODE");
       if (codes.length === 0 && response.status !== 200) codes.push(`HTTP_${response.status}`);
       return { data: body.data, codes };
@@ -375,15 +389,15 @@ async function spineFlow(index: number, connection: Connection, backends: Backen
   let token: string | undefined;
   let ok = false;
   const created = await connection.graphql(tally, "createSession", { token: user.smartcardToken });
-  if (step("createSession", created, typeof created.data?.["createSession"]?.token === "string")) {
-    token = created.data!["createSession"].token as string;
+  if (step("createSession", created, typeof payload(created, "createSession")?.token === "string")) {
+    token = payload(created, "createSession")!.token as string;
     const selected = await connection.graphql(tally, "selectRole", { ...role }, token);
-    if (step("selectRole", selected, selected.data?.["selectRole"]?.session?.roleSelected === true)) {
-      token = selected.data!["selectRole"].token as string;
+    if (step("selectRole", selected, payload(selected, "selectRole")?.session?.roleSelected === true)) {
+      token = payload(selected, "selectRole")!.token as string;
       const me = await connection.graphql(tally, "me", {}, token);
-      if (step("me", me, me.data?.["me"]?.id === `spine:${user.identifier}`)) {
+      if (step("me", me, payload(me, "me")?.id === `spine:${user.identifier}`)) {
         const session = await connection.graphql(tally, "session", {}, token);
-        ok = step("session", session, session.data?.["session"]?.roleSelected === true);
+        ok = step("session", session, payload(session, "session")?.roleSelected === true);
       }
     }
   }
@@ -407,7 +421,7 @@ async function idpFlow(
   const user = backends.idpUsers[index % backends.idpUsers.length]!;
   const mark = shared.mark(user.email);
   const signedIn = await connection.graphql(tally, "signin", { email: user.email, password: user.password });
-  const token = signedIn.data?.["signin"]?.token as string | undefined;
+  const token = payload(signedIn, "signin")?.token as string | undefined;
   if (token === undefined) {
     // The user info read right after sign-in finds the token another session's sign-out just ended.
     const expected = signedIn.codes.join(",") === "UNAUTHENTICATED" && shared.endedSince(user.email, mark);
@@ -424,7 +438,7 @@ async function idpFlow(
   let failed = false;
   for (let i = 0; i < mePerFlow && !ended && !failed; i++) {
     const me = await connection.graphql(tally, "me", {}, token);
-    if (me.codes.length === 0 && typeof me.data?.["me"]?.id === "string") {
+    if (me.codes.length === 0 && typeof payload(me, "me")?.id === "string") {
       tally.outcome("me: OK", true);
     } else if (me.codes.length === 0 && me.data?.["me"] === null && shared.endedSince(user.email, mark)) {
       tally.outcome("me: null (token ended by another session of the user)", true);

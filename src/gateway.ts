@@ -15,7 +15,7 @@ import { webSites } from "./http/static.js";
 import type { AuditDestination } from "./observability/audit.js";
 import type { DemoUsers } from "./simulators/index.js";
 
-export interface GatewayDependencies {
+interface GatewayDependencies {
   /** The clock; tests move it rather than sleep. */
   now?: () => number;
   /** Where log lines go; standard output when unset. */

@@ -23,7 +23,9 @@ export async function apolloClientBearer(gateway: string, email: string, passwor
   let token: string | null = null;
   const client = new ApolloClient({
     link: ApolloLink.from([
-      new SetContextLink(({ headers }) => ({ headers: { ...headers, ...(token === null ? {} : { authorization: `Bearer ${token}` }) } })),
+      new SetContextLink(({ headers }) => ({
+        headers: { ...(headers as Record<string, string> | undefined), ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      })),
       new HttpLink({ uri: `${gateway}/graphql` }),
     ]),
     cache: new InMemoryCache(),

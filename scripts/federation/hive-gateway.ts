@@ -46,7 +46,8 @@ export async function startHiveGateway({ supergraphSdl, routerSecret }: RouterSe
           : undefined,
     },
   });
-  const server = createServer(gateway);
+  // The gateway answers every request itself, errors included: nothing is left to await.
+  const server = createServer((req, res) => void gateway(req, res));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

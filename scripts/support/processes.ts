@@ -65,7 +65,7 @@ export async function startSimulators(): Promise<{ process: ChildProcess; spine:
   let printed = "";
   const urls = await new Promise<{ spine: string; idp: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the simulators did not start within 10 s")), 10_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       printed += chunk.toString("utf8");
       const spine = /^Spine e-RS simulator\s+(http:\S+)/m.exec(printed)?.[1];
       const idp = /^IdP SSO simulator\s+(http:\S+)/m.exec(printed)?.[1];
@@ -79,6 +79,6 @@ export async function startSimulators(): Promise<{ process: ChildProcess; spine:
       reject(new Error(`the simulators exited with code ${code}`));
     });
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return { process: child, ...urls };
 }

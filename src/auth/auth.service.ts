@@ -39,7 +39,7 @@ export interface SignedIn {
 }
 
 /** The request's session with its user as they are now. */
-export interface CurrentSession {
+interface CurrentSession {
   session: ActiveSession;
   user: User;
 }
@@ -212,12 +212,12 @@ export class AuthService {
     }
     return this.sessions.withLock(current.record.id, async (locked) => {
       let ended: SessionRecord | null = current.record;
-      let storeFailure: unknown;
+      let storeFailure: { error: unknown } | undefined;
       try {
         ended = await this.#end(scope, current);
       } catch (error) {
         // Not known to be ended: the backend is asked all the same, with the token presented.
-        storeFailure = error;
+        storeFailure = { error };
       }
       if (ended === null) {
         this.audit.record(scope, "signout", "failure", { ...sessionFields(current.record), reason: "SESSION_ENDED" });
@@ -226,9 +226,9 @@ export class AuthService {
       await this.#endAtBackend(scope, ended, { locked, shared: "signOut" });
       this.audit.record(scope, "signout", storeFailure === undefined ? "success" : "failure", {
         ...sessionFields(ended),
-        reason: storeFailure === undefined ? null : reasonOf(storeFailure),
+        reason: storeFailure === undefined ? null : reasonOf(storeFailure.error),
       });
-      if (storeFailure !== undefined) throw storeFailure;
+      if (storeFailure !== undefined) throw storeFailure.error;
       return true;
     });
   }

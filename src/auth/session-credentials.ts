@@ -2,12 +2,12 @@ import { AuthProvider } from "../domain/user.js";
 import type { RequestScope } from "./auth.service.js";
 
 /** The backend credentials of a session, as another subgraph needs them to act for its user. */
-export interface SessionCredentialsView {
+interface SessionCredentialsView {
   spine: { sessionKey: string; asid: string } | null;
   idp: { clientId: string; accessToken: string; from: string } | null;
 }
 
-export interface SessionCredentialsOptions {
+interface SessionCredentialsOptions {
   /** The gateway's `XAPI_ASID`: a Spine call for the session must carry the same. */
   spineAsid: string;
   /** The organisation's IdP `client_id`; the API token is the gateway's alone and never handed on. */

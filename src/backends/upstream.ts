@@ -40,7 +40,7 @@ export interface UpstreamTuning {
   maxResponseBytes?: number;
 }
 
-export interface UpstreamOptions extends UpstreamTuning {
+interface UpstreamOptions extends UpstreamTuning {
   backend: AuthProvider;
   /** Base URL ending in `/`; request paths are relative to it. */
   baseUrl: string;
@@ -50,7 +50,7 @@ export interface UpstreamOptions extends UpstreamTuning {
   headers: Record<string, string>;
 }
 
-export interface UpstreamRequest {
+interface UpstreamRequest {
   /** Endpoint template used in errors and logs: never the concrete path (IdP paths carry tokens). */
   endpoint: string;
   method: "GET" | "POST" | "PUT" | "DELETE";

@@ -1,6 +1,6 @@
 /** Small readers for untrusted JSON: each returns undefined instead of guessing. */
 
-export type JsonObject = Record<string, unknown>;
+type JsonObject = Record<string, unknown>;
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);

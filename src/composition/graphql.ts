@@ -12,7 +12,7 @@ interface GatewayGraphql {
   apollo: ApolloServer<GatewayContext>;
   fastPath: FastPath;
   subgraph: { apollo: ApolloServer<GatewayContext>; routerSecret: string } | undefined;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export async function startGraphql(config: ResolvedConfig): Promise<GatewayGraphql> {

@@ -23,7 +23,7 @@ export async function serve(
   server: Server,
   where: { port: number; host: string },
   steps: StopStep[],
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; close: () => Promise<void> }> {
   const release = async (): Promise<void> => {
     for (const step of steps) await step?.();
   };

@@ -17,7 +17,7 @@ export interface Observability {
   /** A backend's circuit changing state: counted, and logged. */
   onCircuitChange(change: CircuitChange & { backend: string }): void;
   /** Writes out the log and audit lines still pending; bounded whatever the streams' readers do. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 interface ObservabilityOptions {

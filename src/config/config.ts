@@ -130,7 +130,7 @@ export interface GatewayConfig {
 }
 
 /** Demo credentials of the built-in simulators; used only when the matching URL is unset. */
-export interface SimulatorDefaults {
+interface SimulatorDefaults {
   asid: string;
   clientId: string;
   apiToken: string;

@@ -9,7 +9,7 @@ import type { KnownOperations } from "./known-operations.js";
 import { sandboxWithOfflineWayOut } from "./landing-page.js";
 import { MAX_TOKENS, complexityLimitRule, oneSensitiveMutationRule } from "./limits.js";
 
-export interface ApolloOptions {
+interface ApolloOptions {
   schema: GraphQLSchema;
   production: boolean;
   /** Where queries that passed the whole pipeline are kept for the fast path (src/graphql/fast-path.ts); none kept when unset. */

@@ -25,7 +25,7 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
   const compile = (document: DocumentNode, operationName: string | undefined): CompiledQuery | ExecutionResult => {
     let byName = compiled.get(document);
-    if (byName === undefined) compiled.set(document, (byName = new Map()));
+    if (byName === undefined) compiled.set(document, (byName = new Map<string, CompiledQuery | ExecutionResult>()));
     const key = operationName ?? "";
     let query = byName.get(key);
     if (query === undefined) byName.set(key, (query = compileQuery(schema, document, operationName)));
@@ -61,7 +61,7 @@ export function compiledExecutor<TContext extends BaseContext>(schema: GraphQLSc
 }
 
 /** What running a compiled operation gave: variables refused before anything ran, or the operation's result. */
-export type CompiledRun = { refused: readonly GraphQLError[] } | { result: ExecutionResult };
+type CompiledRun = { refused: readonly GraphQLError[] } | { result: ExecutionResult };
 
 /**
  * Runs a compiled operation with a request's variables: the one way an operation is run, by

@@ -13,7 +13,7 @@ export interface FastAnswer {
 }
 
 /** A GraphQL request as the HTTP front received it: method and headers as sent, the body as parsed JSON (undefined for any other body). */
-export interface FastRequest {
+interface FastRequest {
   method: string | undefined;
   contentType: string | undefined;
   accept: string | undefined;

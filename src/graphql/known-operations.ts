@@ -1,4 +1,4 @@
-import type { DocumentNode, OperationDefinitionNode } from "graphql";
+import { OperationTypeNode, type DocumentNode, type OperationDefinitionNode } from "graphql";
 import type { CompiledQuery } from "graphql-jit";
 
 /** A query Apollo has parsed, validated and run once, compiled; what a later request needs to run it again. */
@@ -25,7 +25,7 @@ export class KnownOperations {
   }
 
   remember(query: string, operationName: string | undefined, known: KnownOperation): void {
-    if (known.operation.operation !== "query") return;
+    if (known.operation.operation !== OperationTypeNode.QUERY) return;
     const key = keyOf(query, operationName);
     if (this.#byKey.has(key)) return;
     if (this.#byKey.size >= MAX_KNOWN) this.#byKey.delete(this.#byKey.keys().next().value!);

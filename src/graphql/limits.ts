@@ -73,6 +73,7 @@ export const MAX_DIRECTIVES = 10;
  * introspection query to 229; a document without fragments holds at most one field per token,
  * so at MAX_TOKENS every document a client writes out by hand stays admitted, and what is
  * refused is fan-out through fragments. Compiling this many fields takes tens of milliseconds.
+ * @alias MAX_TOKENS's value on purpose: a limit of its own that happens to equal it, for the reason above.
  */
 export const MAX_FIELDS = MAX_TOKENS;
 

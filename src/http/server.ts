@@ -16,7 +16,7 @@ import { sha256 } from "../crypto/sha256.js";
 /** Bodies larger than this are refused before parsing: no operation of this graph needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   apollo: ApolloServer<GatewayContext>;
   /** Builds the context of one GraphQL request (src/http/request-context.ts). */
   context: (request: IncomingGraphqlRequest) => GatewayContext;
@@ -57,7 +57,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const sent = req.headers["x-request-id"];
     const requestId = typeof sent === "string" && REQUEST_ID.test(sent) ? sent : randomUUID();
     res.setHeader("x-request-id", requestId);
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0]!;
     // Made when first needed: a child logger costs a warm request about 3 µs (its bindings pass
     // the redaction net), and most requests never log anything but their request line.
     let requestLogger: Logger | undefined;
@@ -177,7 +177,7 @@ async function graphql(
   { refusalsAsOk = false }: { refusalsAsOk?: boolean } = {},
 ): Promise<void> {
   const body = await readBody(req);
-  if (body === "too-large") {
+  if (body === TOO_LARGE) {
     return sendGraphqlError(res, 413, "BAD_REQUEST", "The request body is too large.");
   }
   let parsed: unknown;
@@ -249,12 +249,15 @@ function refuseLoneSurrogates(key: string, value: unknown): unknown {
   return value;
 }
 
+/** What readBody answers for a body past MAX_BODY_BYTES: no string, so no body can be mistaken for it. */
+const TOO_LARGE = Symbol("too large");
+
 /** Reads the body up to MAX_BODY_BYTES; beyond that it stops reading and says so. */
-function readBody(req: IncomingMessage): Promise<string | "too-large"> {
+function readBody(req: IncomingMessage): Promise<string | typeof TOO_LARGE> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > MAX_BODY_BYTES) {
     req.resume();
-    return Promise.resolve("too-large");
+    return Promise.resolve(TOO_LARGE);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -264,7 +267,7 @@ function readBody(req: IncomingMessage): Promise<string | "too-large"> {
       if (size > MAX_BODY_BYTES) {
         req.removeAllListeners("data");
         req.resume();
-        resolve("too-large");
+        resolve(TOO_LARGE);
         return;
       }
       chunks.push(chunk);

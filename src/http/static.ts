@@ -34,7 +34,7 @@ const CONTENT_SECURITY_POLICY =
  */
 const EXPLORER_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' data:; font-src 'self' data:");
 
-export interface WebSitesOptions {
+interface WebSitesOptions {
   /** The repository root, holding web/ and the built dist/web/. */
   root?: string;
   /** Set only when the gateway runs on its simulators: the demo credentials the banner prints. */

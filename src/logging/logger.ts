@@ -40,7 +40,7 @@ export function logField<T extends string | null | undefined>(value: T): T {
   return `${value.slice(0, LOG_FIELD_MAX_CHARS)}…` as T;
 }
 
-export interface LoggerOptions {
+interface LoggerOptions {
   level: string;
   /** Where lines go; standard output when unset. Tests pass a stream that keeps every line. */
   destination?: DestinationStream;

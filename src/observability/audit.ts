@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import type { Logger } from "pino";
-import { globalUserId, type AuthProvider } from "../domain/user.js";
+import { AuthProvider, globalUserId } from "../domain/user.js";
 import { toPublicError } from "../errors/gateway-error.js";
 import { logField } from "../logging/logger.js";
 import { StreamOutput } from "../logging/stream-output.js";
@@ -54,7 +54,7 @@ export interface AuditRequest {
 /** The "request" of events the gateway notices by itself (the expiry sweep). */
 export const NO_REQUEST: AuditRequest = { requestId: null, clientAddress: null };
 
-export type AuditFields = Partial<Omit<AuditEvent, "time" | "event" | "outcome" | "asid" | "sessionIdHash" | "requestId" | "clientAddress">> & {
+type AuditFields = Partial<Omit<AuditEvent, "time" | "event" | "outcome" | "asid" | "sessionIdHash" | "requestId" | "clientAddress">> & {
   /** The session's public id; hashed before it is written. */
   sessionId?: string | null;
 };
@@ -71,7 +71,7 @@ export interface AuditDestination {
 /** Shutdown waits at most this long for buffered audit lines to reach the sink. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
-export interface AuditTrailOptions {
+interface AuditTrailOptions {
   destination: AuditDestination;
   /** The application log, told loudly when the sink fails. */
   log: Logger;
@@ -124,7 +124,7 @@ export class AuditTrail {
       userId: known.userId ?? null,
       businessFunction: known.businessFunction ?? null,
       orgIdentifier: known.orgIdentifier ?? null,
-      asid: known.provider === "SPINE" ? this.#options.spineAsid : null,
+      asid: known.provider === AuthProvider.SPINE ? this.#options.spineAsid : null,
       sessionIdHash: sessionId == null ? null : hashSessionId(sessionId),
       // From X-Forwarded-For when proxies are trusted, so the client's to choose: cut (logField).
       clientAddress: logField(request.clientAddress),

@@ -8,7 +8,7 @@ const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 /** The circuit's state as a number, so a graph can show it and an alert can compare it. */
 const CIRCUIT_STATE_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
 
-export interface GatewayMetricsOptions {
+interface GatewayMetricsOptions {
   /** Sessions held now (approximate: see README, "Operating it"); undefined leaves the gauge out. */
   liveSessions?: () => Promise<number>;
 }

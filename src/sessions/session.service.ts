@@ -8,10 +8,10 @@ import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } fro
 import { isWellFormedToken, newSessionId, newSessionToken, storeKeyOf } from "./session-token.js";
 
 /** Which limit ended a session: unused too long, or open too long however busy. */
-export type ExpiryReason = "IDLE" | "ABSOLUTE";
+type ExpiryReason = "IDLE" | "ABSOLUTE";
 
 /** Told once of each session that expired, whether its token came back or a sweep found it. */
-export type ExpiryListener = (record: SessionRecord, reason: ExpiryReason) => void;
+type ExpiryListener = (record: SessionRecord, reason: ExpiryReason) => void;
 
 /**
  * A record outlives its session in the store by this much, so that a sweep running a little

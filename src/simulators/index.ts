@@ -10,10 +10,10 @@ export { startIdpSimulator } from "./idp/idp.simulator.js";
 export { SPINE_DEMO } from "./spine/spine.seed.js";
 export { IDP_DEMO } from "./idp/idp.seed.js";
 
-export type { Fault, FaultKind, RecordedCall, SimulatorHandle } from "./sim-server.js";
-export type { SpineSimulator, SpineSimulatorOptions } from "./spine/spine.simulator.js";
+export type { Fault, RecordedCall, SimulatorHandle } from "./sim-server.js";
+export type { SpineSimulator } from "./spine/spine.simulator.js";
 export type { SpineDemoUser } from "./spine/spine.seed.js";
-export type { IdpSimulator, IdpSimulatorOptions } from "./idp/idp.simulator.js";
+export type { IdpSimulator } from "./idp/idp.simulator.js";
 
 /** The demo users' sign-in data, for the example app's quick-fill buttons (served only in simulator mode). */
 export interface DemoUsers {

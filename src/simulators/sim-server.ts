@@ -69,7 +69,7 @@ export interface SimResponse {
 }
 
 /** One endpoint of a simulated backend. */
-export interface RouteSpec {
+interface RouteSpec {
   /** The name faults and the call log use, e.g. `"A001"`. */
   readonly name: string;
   readonly method: string;
@@ -79,7 +79,7 @@ export interface RouteSpec {
 }
 
 /** How a simulated backend is put together from the shared machinery. */
-export interface SimServerSpec {
+interface SimServerSpec {
   /** Interface to listen on; default `127.0.0.1`. */
   host?: string;
   /** Port to listen on; default 0 (an ephemeral port). */

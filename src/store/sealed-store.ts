@@ -3,7 +3,7 @@ import type { KeyValueStore } from "./store.js";
 import { sha256 } from "../crypto/sha256.js";
 
 /** A 32-byte AES-256 key and the short id that names it in sealed values. */
-export interface SealingKey {
+interface SealingKey {
   key: Buffer;
   id: string;
 }

@@ -14,6 +14,7 @@ import { AuditTrail, hashSessionId } from "../../src/observability/audit.js";
 import type { SessionRecord } from "../../src/sessions/session.js";
 import { SessionService } from "../../src/sessions/session.service.js";
 import { newSessionToken, storeKeyOf } from "../../src/sessions/session-token.js";
+import { AuthProvider } from "../../src/domain/user.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import { openStore, type Store, type KeyValueStore } from "../../src/store/store.js";
 
@@ -173,7 +174,7 @@ describe("AuthService sessions as stored", () => {
   it("stores an IdP session with the user's provider and id only, and still answers signin with the whole user", async () => {
     const signedIn = await auth.signin(scopeFor(undefined), idpUser.email, idpUser.password);
 
-    const stored = await records.get(storeKeyOf(signedIn.token!));
+    const stored = await records.get(storeKeyOf(signedIn.token));
     expect(stored?.user).toEqual({ provider: "IDP", identifier: "6" });
     expect(JSON.stringify(stored)).not.toMatch(/profiles|groups|Rahima/);
     expect(toUserView(signedIn.user)).toMatchObject({
@@ -191,14 +192,14 @@ describe("AuthService sessions as stored", () => {
     const { id, ...shown } = toUserView(created.user);
     expect(id).toBe("spine:555020964101");
     expect(shown.permissions).toEqual(SPINE_DEMO.users[0]!.permissions);
-    expect((await records.get(storeKeyOf(created.token!)))?.user).toEqual(shown);
+    expect((await records.get(storeKeyOf(created.token)))?.user).toEqual(shown);
   });
 
   it("reads an IdP session stored with the whole user by an earlier release: me answers from the IdP, signout is audited with the same user id", async () => {
     const signedIn = await auth.signin(scopeFor(undefined), idpUser.email, idpUser.password);
-    const current = (await records.get(storeKeyOf(signedIn.token!)))!;
+    const current = (await records.get(storeKeyOf(signedIn.token)))!;
     const { credential } = current;
-    if (credential.provider !== "IDP") throw new Error("expected an IdP session");
+    if (credential.provider !== AuthProvider.IDP) throw new Error("expected an IdP session");
     // The record as earlier releases wrote it: the user as the IdP described them at sign-in.
     const earlier = { ...current, id: randomUUID(), user: await userInfo.get(credential.accessToken) };
     const token = newSessionToken();

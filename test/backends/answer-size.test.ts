@@ -10,6 +10,7 @@ import { CreateSessionDocument, SelectRoleDocument, SigninDocument, SignoutDocum
 import { GatewayProcess } from "../support/gateway-process.js";
 import { idpUser, spineUser, type GraphQLResult } from "../support/harness.js";
 import { HostileBackend, type Hostility, type Route } from "../support/hostile-backend.js";
+import { waitFor } from "../support/wait.js";
 
 /** Growth of the gateway's resident memory allowed per hostile answer: the cap (256 KiB) and a chunk, with room for the allocator's noise. */
 const RSS_GROWTH_LIMIT_KIB = 16 * 1024;
@@ -148,12 +149,8 @@ describe("a backend answer larger than BACKEND_MAX_RESPONSE_BYTES", () => {
 });
 
 /** The sign-out warning of one request, once the gateway has written it (its log is buffered up to 100 ms). */
-async function warned(gateway: GatewayProcess, requestId: string): Promise<string> {
-  const deadline = Date.now() + 2_000;
-  for (;;) {
-    const line = gateway.output.split("\n").find((candidate) => candidate.includes(requestId) && candidate.includes(SIGNOUT_FAILED));
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) throw new Error(`no sign-out warning for ${requestId}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function warned(gateway: GatewayProcess, requestId: string): Promise<string> {
+  return waitFor(() => gateway.output.split("\n").find((candidate) => candidate.includes(requestId) && candidate.includes(SIGNOUT_FAILED)), {
+    what: `a sign-out warning for ${requestId}`,
+  });
 }

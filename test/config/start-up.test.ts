@@ -241,7 +241,7 @@ describe("npm start in front of a real backend", () => {
     await app.stdoutMatch(/Ctrl\+C stops everything/);
 
     expect(app.stdout).toMatch(new RegExp(`^  Spine: +http://127\\.0\\.0\\.1:${port}/ers/$`, "m"));
-    expect(app.stdout).toMatch(/^  IdP: +http:\/\/127\.0\.0\.1:\d+\/  \(built-in simulator, demo data\)$/m);
+    expect(app.stdout).toMatch(/^ {2}IdP: +http:\/\/127\.0\.0\.1:\d+\/ {2}\(built-in simulator, demo data\)$/m);
     expect(app.stdout).not.toContain("s3cret");
     await app.kill();
   });

@@ -53,7 +53,7 @@ export async function startApolloGateway({ supergraphSdl, routerSecret }: Router
   return { url, stop: () => server.stop() };
 }
 
-export interface RouterAnswer {
+interface RouterAnswer {
   status: number;
   data?: Record<string, unknown> | null;
   errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, unknown> }>;

@@ -8,7 +8,8 @@ import {
   SignoutDocument,
 } from "../generated/operations.js";
 import { IDP_DEMO, type RecordedCall } from "../../src/simulators/index.js";
-import { codes, idpUser, Stack } from "../support/harness.js";
+import { codes, type idpUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 const [documentedUser, referenceUser, inactiveUser] = IDP_DEMO.users as [typeof idpUser, typeof idpUser, typeof idpUser];
 
@@ -35,15 +36,6 @@ async function signin(stack: Stack, user: typeof idpUser = documentedUser): Prom
  */
 function endAllIdpTokens(stack: Stack): void {
   for (const user of IDP_DEMO.users) stack.idp.expireTokensOf(user.email);
-}
-
-/** Polls (in real time) until `condition` holds: the simulator logs a call before any latency fault delays it. */
-async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe("IdP flow: signin, me, session, signout (default user-info cache)", () => {
@@ -335,7 +327,7 @@ describe("IdP flow: signin, me, session, signout (default user-info cache)", () 
     stack.idp.inject("signout", { kind: "latency", ms: 400, times: 1 });
 
     const signingOut = stack.execute(SignoutDocument, {}, { token: first });
-    await until(() => stack.idp.calls("signout").length === 1);
+    await waitFor(() => stack.idp.calls("signout").length === 1);
     await stack.execute(MeDocument, {}, { token: second });
     expect((await signingOut).data).toEqual({ signout: true });
 

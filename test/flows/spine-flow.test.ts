@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SignoutDocument } from "../generated/operations.js";
 import { codes, spineUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 describe("Spine flow: createSession, selectRole, me, signout", () => {
   let stack: Stack;
@@ -180,7 +181,8 @@ describe("Spine flow: createSession, selectRole, me, signout", () => {
     stack.spine.inject("A002", { kind: "latency", ms: 300, times: 1 });
 
     const selecting = stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The sign-out is sent once the A002 is in flight (logged at Spine before the latency holds it).
+    await waitFor(() => stack.spine.calls("A002").length === 1, { what: "the A002 at Spine" });
     const signingOut = stack.execute(SignoutDocument, {}, { token });
     await Promise.all([selecting, signingOut]);
 

@@ -15,6 +15,7 @@ import { FastPath, type FastAnswer } from "../../src/graphql/fast-path.js";
 import { KnownOperations } from "../../src/graphql/known-operations.js";
 import { SESSION_COOKIE_NAME } from "../../src/http/cookies.js";
 import { idpUser, spineUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 interface Operation {
   /** `test/operations/session.graphql: Me` */
@@ -58,17 +59,6 @@ interface Answer {
 const COMPARED_HEADERS = ["content-type", "content-length", "cache-control", "set-cookie"];
 const GENERATED_REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** Until `condition` holds, within a bound. */
-async function eventually<T>(condition: () => T | undefined, what: string): Promise<T> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const value = condition();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 describe("the fast path answers as Apollo's path does", () => {
   let stack: Stack;
   const answers = jest.spyOn(FastPath.prototype, "answer");
@@ -86,7 +76,7 @@ describe("the fast path answers as Apollo's path does", () => {
     });
     const body = await response.text();
     const requestId = response.headers.get("x-request-id") ?? "";
-    const line = await eventually(() => stack.logs.find((l) => l["msg"] === "request" && l["requestId"] === requestId), "the request line");
+    const line = await waitFor(() => stack.logs.find((l) => l["msg"] === "request" && l["requestId"] === requestId), { timeoutMs: 5_000, what: "the request line" });
     const given = await Promise.all(answers.mock.results.slice(calls).map((result) => result.value as Promise<FastAnswer | undefined>));
     return {
       status: response.status,

@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { print } from "graphql";
+import { randomUUID } from "node:crypto";
 import { CreateSessionDocument, CurrentSessionDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
 import { idpUser, spineUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 const LISTED = "http://127.0.0.1:5173";
 const UNLISTED = "http://127.0.0.1:5174";
@@ -183,9 +185,10 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
     const rotated = sessionCookieOf(
       await send(stack.url, SelectRoleDocument, { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier }, { cookie: `__Host-session=${created}` }),
     ).value;
-    await send(stack.url, SignoutDocument, {}, { cookie: `__Host-session=${rotated}` });
-    // Request lines are written when the response closes: let the last one arrive.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const requestId = `cookie-log-${randomUUID()}`;
+    await send(stack.url, SignoutDocument, {}, { cookie: `__Host-session=${rotated}`, headers: { "x-request-id": requestId } });
+    // Request lines are written when the response closes: the last one, once it is there.
+    await waitFor(() => stack.logs.some((line) => line["msg"] === "request" && line["requestId"] === requestId), { what: "the sign-out's request line" });
 
     const written = JSON.stringify([stack.logs, stack.audit]);
     expect(stack.logs.length).toBeGreaterThan(0);

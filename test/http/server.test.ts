@@ -9,21 +9,18 @@ import { startIdpSimulator, startSpineSimulator, type SimulatorHandle } from "..
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
 import { HostileBackend } from "../support/hostile-backend.js";
 import { freePort } from "../support/redis.js";
+import { waitFor } from "../support/wait.js";
 
 const CREATE_SESSION = "mutation ($token: String!) { createSession(input: { token: $token }) { token } }";
 
 /** The one `"msg":"request"` line of a request, waited for: it is written when the response finishes. */
 async function requestLines(stack: Stack, requestId: string, waitMs = 1_000): Promise<Array<Record<string, unknown>>> {
-  const deadline = Date.now() + waitMs;
-  let lines: Array<Record<string, unknown>> = [];
-  while (Date.now() < deadline) {
-    lines = stack.logs.filter((line) => line["msg"] === "request" && line["requestId"] === requestId);
-    if (lines.length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  // A second line would be written in the same tick as the first; give it a moment to show.
+  const lines = (): Array<Record<string, unknown>> => stack.logs.filter((line) => line["msg"] === "request" && line["requestId"] === requestId);
+  await waitFor(() => lines().length > 0, { timeoutMs: waitMs, what: `the request line of ${requestId}` });
+  // A fixed wait on purpose: what is checked is that no second line comes, and an absence has no
+  // event to wait for. A second line would be written in the same tick as the first; 20 ms is ample.
   await new Promise((resolve) => setTimeout(resolve, 20));
-  return stack.logs.filter((line) => line["msg"] === "request" && line["requestId"] === requestId);
+  return lines();
 }
 
 /** A raw HTTP request, for bodies fetch cannot send (chunked, no content-length). */
@@ -170,6 +167,12 @@ describe("HTTP server: /graphql, /healthz, /readyz", () => {
     const result = await stack.post(body);
 
     expect(result.status).toBe(status);
+  });
+
+  it("answers a small body that reads too-large as any body that is not JSON: 400, not 413", async () => {
+    const result = await stack.post("too-large");
+
+    expect(result.status).toBe(400);
   });
 
   it("answers a body that is not JSON with 400", async () => {
@@ -466,8 +469,11 @@ describe("HTTP server: /readyz with a backend down", () => {
     stack = await silentSpine();
     const requestId = `abandoned-${randomUUID()}`;
     const controller = new AbortController();
+    const before = sockets.size;
     const abandoned = fetch(`${stack.url}/readyz`, { headers: { "x-request-id": requestId }, signal: controller.signal });
-    setTimeout(() => controller.abort(), 200);
+    // Hung up while the answer waits on the silent backend: once readiness has reached it.
+    await waitFor(() => sockets.size > before, { what: "readiness at the silent backend" });
+    controller.abort();
     await expect(abandoned).rejects.toThrow();
 
     // Readiness gives up on the silent backend after 2 s: the line is due by then at the latest.
@@ -587,13 +593,6 @@ describe("HTTP server: limits on what one client may hold", () => {
   });
 });
 
-async function waitFor(condition: () => boolean | Promise<boolean>, withinMs = 2_000): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Issue 14: readiness probes of the backends are shared and reused, so /readyz cannot multiply calls to them. */
 describe("HTTP server: /readyz with its backend probes shared", () => {
@@ -639,7 +638,7 @@ describe("HTTP server: /readyz with its backend probes shared", () => {
   it("turns within the reuse interval when a backend goes down, and again when it comes back", async () => {
     const turned = async (expected: number): Promise<number> => {
       const started = performance.now();
-      while ((await fetch(`${stack.url}/readyz`)).status !== expected) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(async () => (await fetch(`${stack.url}/readyz`)).status === expected, { timeoutMs: 10_000, what: `/readyz answering ${expected}` });
       return performance.now() - started;
     };
     expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);

@@ -5,6 +5,7 @@ import { OUTPUT_CLOSE_TIMEOUT_MS } from "../../src/logging/stream-output.js";
 import { CreateSessionDocument } from "../generated/operations.js";
 import { GatewayProcess } from "../support/gateway-process.js";
 import { spineUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 describe("graceful shutdown", () => {
   let stack: Stack;
@@ -15,8 +16,10 @@ describe("graceful shutdown", () => {
 
   it("finishes a request in progress, then stops taking new connections", async () => {
     stack.spine.inject("A001", { kind: "latency", ms: 400, times: 1 });
+    const before = stack.spine.calls("A001").length;
     const inProgress = stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // In progress: its A001 is at Spine (logged there before the latency holds it).
+    await waitFor(() => stack.spine.calls("A001").length > before, { what: "the A001 at Spine" });
 
     const closed = stack.gateway.close();
     const result = await inProgress;

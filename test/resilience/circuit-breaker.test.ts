@@ -9,6 +9,7 @@ import { AuthProvider } from "../../src/domain/user.js";
 import { IDP_DEMO, type Fault, type SimulatorHandle } from "../../src/simulators/index.js";
 import { CreateSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 const TIMEOUT_MS = 300;
 /** The breaker's settings, other than their defaults (5, 10 s) so that the tests show BREAKER_* reach the breaker. */
@@ -80,15 +81,6 @@ async function timed<T>(send: () => Promise<T>): Promise<{ result: T; elapsedMs:
   const started = performance.now();
   const result = await send();
   return { result, elapsedMs: performance.now() - started };
-}
-
-/** Polls (in real time) until `condition` holds: the simulator logs a call before its latency fault delays it. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + 2_000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 async function readiness(stack: Stack): Promise<{ status: number; body: { status: string; down?: string[]; checks: Record<string, string> } }> {
@@ -183,7 +175,7 @@ describe.each(backends)("$name circuit breaker, through the graph", (backend) =>
     backend.simulator(stack).resetCalls();
 
     const probe = backend.call(stack);
-    await until(() => backend.simulator(stack).calls(backend.route).length === 1);
+    await waitFor(() => backend.simulator(stack).calls(backend.route).length === 1);
     const behind = await Promise.all([backend.call(stack), backend.call(stack)]);
 
     for (const result of behind) expectUnavailable(result, backend.backend);

@@ -20,6 +20,7 @@ import { createApollo } from "../../src/graphql/apollo.js";
 import { ONE_SENSITIVE_MUTATION } from "../../src/graphql/limits.js";
 import { createHttpServer } from "../../src/http/server.js";
 import { createLogger } from "../../src/logging/logger.js";
+import { waitFor } from "../support/wait.js";
 
 /** A value that must not come back: distinctive, so a leak cannot hide. */
 const SECRET = "Sup3r-secret-pw!";
@@ -160,8 +161,8 @@ describe("an unexpected error over HTTP", () => {
       body: JSON.stringify({ query: "query Probe { broken }" }),
     });
     const text = await response.text();
-    // The request line is written when the response closes; give it a moment.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The request line is written when the response closes, which may be after the body arrives.
+    await waitFor(() => lines.some((line) => line["requestId"] === requestId && line["msg"] === "request"), { what: "the request line" });
 
     expect(response.status).toBe(200);
     expect(response.headers.get("x-request-id")).toBe(requestId);

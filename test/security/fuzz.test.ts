@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { Agent, request } from "node:http";
 import { IDP_DEMO } from "../../src/simulators/index.js";
 import { idpUser, spineUser, Stack } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 /**
  * Marks every generated password, smartcard token and bearer token, so that a leak of any of
@@ -158,7 +159,7 @@ const INPUT_TYPE: Record<Exclude<Mutation, "signout">, string> = {
 /** An input object, sometimes with a field too many, sometimes replaced whole by a wrong type. */
 function inputOf(fields: Record<string, fc.Arbitrary<Value>>): fc.Arbitrary<Value> {
   const object = fc.record({ ...fields, extra: fc.oneof({ weight: 9, arbitrary: fc.constant<Value>(MISSING) }, { weight: 1, arbitrary: secret }) });
-  return fc.oneof({ weight: 9, arbitrary: object as fc.Arbitrary<Value> }, { weight: 1, arbitrary: wrongType });
+  return fc.oneof({ weight: 9, arbitrary: object }, { weight: 1, arbitrary: wrongType });
 }
 
 function caseOf(sessionTokens: readonly string[]): fc.Arbitrary<Case> {
@@ -297,6 +298,8 @@ describe("fuzzing the mutations over HTTP", () => {
     "answers 10,000 generated inputs without a 5xx, outside the contract's codes, or a secret in an answer or a log line",
     async () => {
       const started = performance.now();
+      const requestLines = (): number => stack.logs.filter((line) => line["msg"] === "request").length;
+      const [linesBefore, sentBefore] = [requestLines(), sent];
 
       await fc.assert(
         fc.asyncProperty(fc.array(caseOf(sessionTokens), { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (cases) => {
@@ -314,8 +317,8 @@ describe("fuzzing the mutations over HTTP", () => {
       // The fuzz got past validation often enough to mean something: backends were called.
       expect(stack.spine.calls("A001").length).toBeGreaterThan(500);
       expect(stack.idp.calls("signin").length).toBeGreaterThan(200);
-      // Every line, including those written after the last answer of a run.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Every line, including those written after the last answer of a run: a request line is the last of each request.
+      await waitFor(() => requestLines() - linesBefore >= sent - sentBefore, { what: "a request line for every fuzzed request" });
       expect(newLogLinesWithMark()).toEqual([]);
       const outcomes = new Map<string, number>();
       for (const line of stack.logs) if (line["msg"] === "request") outcomes.set(String(line["outcome"]), (outcomes.get(String(line["outcome"])) ?? 0) + 1);

@@ -5,7 +5,7 @@
  * the attacks themselves over HTTP.
  */
 import { beforeAll, describe, expect, it } from "@jest/globals";
-import { getIntrospectionQuery, getNamedType, isObjectType, parse, specifiedRules, validate, type GraphQLNamedType, type GraphQLSchema } from "graphql";
+import { getIntrospectionQuery, getNamedType, isObjectType, Kind, parse, specifiedRules, validate, type GraphQLNamedType, type GraphQLSchema } from "graphql";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { gatewaySchema } from "../../src/graph/schema.js";
@@ -68,8 +68,8 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
 
       // Each operation alone, with the fragments it needs: one document each, as a client sends them.
       const document = parse(operations);
-      const fragments = document.definitions.filter((d) => d.kind === "FragmentDefinition");
-      const operationsOnly = document.definitions.filter((d) => d.kind === "OperationDefinition");
+      const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+      const operationsOnly = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
       expect(operationsOnly.length).toBeGreaterThanOrEqual(6);
       for (const operation of operationsOnly) {
         const errors = validate(schema, { kind: document.kind, definitions: [operation, ...fragments] }, [

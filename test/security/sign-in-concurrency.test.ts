@@ -70,7 +70,7 @@ function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSim
     const results = await Promise.all(Array.from({ length: BURST }, (_, i) => send(i)));
     const counted: Record<string, number> = {};
     for (const result of results) {
-      const code = String(codes(result)[0] ?? "OK");
+      const code = (codes(result)[0] as string | undefined) ?? "OK";
       counted[code] = (counted[code] ?? 0) + 1;
     }
     return counted;

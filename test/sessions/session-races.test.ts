@@ -23,6 +23,7 @@ import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDo
 import { GatewayProcess } from "../support/gateway-process.js";
 import { codes, Stack, TEST_ENCRYPTION_KEY, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
+import { waitFor } from "../support/wait.js";
 
 /** How long Spine takes over each A002 and A003: long enough for racing requests to overlap. */
 const LATENCY_MS = 250;
@@ -37,15 +38,6 @@ function freshSpineUser(): SpineDemoUser {
   return { ...SPINE_DEMO.users[0]!, label: `race ${tag}`, smartcardToken: `AQIC5wM2LY4S${tag}=@AAJTSQACMDE=#`, identifier: String(randomInt(100_000_000_000, 999_999_999_999)) };
 }
 
-/** Resolves once `condition` holds; fails after `withinMs` rather than wait for ever. */
-async function until(condition: () => boolean | Promise<boolean>, what: () => string, withinMs = 5_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** One or two gateways sharing a store, with the Spine simulator they talk to. */
 interface Deployment {
   spine: SpineSimulator;
@@ -53,7 +45,7 @@ interface Deployment {
   /** Smartcard holders the Spine simulator was seeded with, one per use. */
   users: SpineDemoUser[];
   /** Sends an operation to instance `instance` (of one or two, taken modulo their number). */
-  execute<R, V>(instance: number, document: TypedDocumentNode<R, V>, variables: V, token?: string): Promise<GraphQLResult<R>>;
+  execute: <R, V>(instance: number, document: TypedDocumentNode<R, V>, variables: V, token?: string) => Promise<GraphQLResult<R>>;
   /** Every audit event written so far. */
   audit(): Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -86,7 +78,7 @@ class Leftovers {
       ...deployment,
       execute: async (instance, document, variables, token) => {
         const result = await execute(instance, document, variables, token);
-        for (const payload of Object.values((result.data ?? {}) as Record<string, unknown>)) {
+        for (const payload of Object.values((result.data ?? {}))) {
           const { token: issued, session } = (payload ?? {}) as { token?: string; session?: { id?: string } };
           if (typeof issued === "string") this.#tokens.add(issued);
           if (typeof session?.id === "string") this.#sessionIds.add(session.id);
@@ -216,10 +208,7 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
           .filter((event) => (event["sessionIdHash"] === session.hash || event["sessionIdHash"] === null) && Date.parse(event["time"] as string) >= session.startedAt)
           .filter((event) => event["event"] !== "spine.session.created")
           .map(({ event, outcome, reason, sessionIdHash }) => ({ event, outcome, reason, ofSession: sessionIdHash !== null }));
-      await until(
-        () => events().length >= count,
-        () => `${count} audit events of the round; written: ${JSON.stringify(events())}`,
-      );
+      await waitFor(() => events().length >= count, { timeoutMs: 5_000, what: () => `${count} audit events of the round; written: ${JSON.stringify(events())}` });
       return events();
     }
 
@@ -254,7 +243,7 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
         const session = await open();
         // Even rounds send both at once; odd rounds send signout once the A002 is at Spine (the attack run's case).
         const selecting = d.execute(0, SelectRoleDocument, ROLE_A!, session.token);
-        if (round % 2 === 1) await until(() => d.spine.calls("A002").length === 1, () => `the A002 at Spine; calls: ${d.spine.calls().map((call) => call.route)}`);
+        if (round % 2 === 1) await waitFor(() => d.spine.calls("A002").length === 1, { timeoutMs: 5_000, what: () => `the A002 at Spine; calls: ${d.spine.calls().map((call) => call.route).join(",")}` });
         const [selected, signedOut] = await Promise.all([selecting, d.execute(1, SignoutDocument, {}, session.token)]);
 
         expect(signedOut.errors).toBeUndefined();
@@ -336,7 +325,7 @@ function capSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void 
       const opened = await openMany(d.users[0]!, 15, false);
 
       expect(await live(opened)).toEqual([...Array.from({ length: 5 }, () => false), ...Array.from({ length: 10 }, () => true)]);
-      await until(() => evicted().length >= 5, () => `5 evictions audited; seen ${evicted().length}`);
+      await waitFor(() => evicted().length >= 5, { timeoutMs: 5_000, what: () => `5 evictions audited; seen ${evicted().length}` });
       expect(evicted().sort()).toEqual(opened.slice(0, 5).map(({ id }) => hashSessionId(id)).sort());
       // Each ended at Spine too: its session key is its own.
       expect(d.spine.calls("A003")).toHaveLength(5);
@@ -349,7 +338,7 @@ function capSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void 
       const alive = await live(opened);
       expect(alive.filter(Boolean)).toHaveLength(MAX_PER_USER);
       const ended = opened.filter((_, i) => !alive[i]).map(({ id }) => hashSessionId(id));
-      await until(() => evicted().length - before.size >= 20, () => `20 evictions audited; seen ${evicted().length - before.size}`);
+      await waitFor(() => evicted().length - before.size >= 20, { timeoutMs: 5_000, what: () => `20 evictions audited; seen ${evicted().length - before.size}` });
       expect(evicted().filter((hash) => !before.has(hash)).sort()).toEqual(ended.sort());
     }, 60_000);
   });

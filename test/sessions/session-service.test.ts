@@ -10,7 +10,8 @@ import { AuthProvider } from "../../src/domain/user.js";
 import type { ActiveSession, NewSession, SessionRecord, SpineSessionRecord } from "../../src/sessions/session.js";
 import { SessionService, type SessionServiceOptions } from "../../src/sessions/session.service.js";
 import { SPINE_DEMO } from "../../src/simulators/index.js";
-import { openStore, type Store } from "../../src/store/store.js";
+import { openStore, type RegisterStore, type Store } from "../../src/store/store.js";
+import { waitFor } from "../support/wait.js";
 
 const OPTIONS = { idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxPerUser: 10, lockTtlMs: 200, now: Date.now };
 const user = SPINE_DEMO.users[0]!;
@@ -97,14 +98,26 @@ describe("SessionService changes of one session", () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    // The lock attempts the store refused, counted, to know when the second holder is waiting.
+    const coordination = sessionCoordination(store);
+    let refused = 0;
+    const locks: RegisterStore = {
+      ...coordination.locks,
+      compareAndSet: async (...args) => {
+        const set = await coordination.locks.compareAndSet(...args);
+        if (!set) refused += 1;
+        return set;
+      },
+    };
+    const counted = new SessionService({ ...stored(store), coordination: { ...coordination, locks }, ...OPTIONS });
 
-    const first = sessions.withLock(session.record.id, async (locked) => {
+    const first = counted.withLock(session.record.id, async (locked) => {
       order.push(`first in (${locked})`);
       await held;
       order.push("first out");
     });
-    const second = sessions.withLock(session.record.id, async (locked) => void order.push(`second in (${locked})`));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = counted.withLock(session.record.id, async (locked) => void order.push(`second in (${locked})`));
+    await waitFor(() => refused > 0, { what: "the second holder refused the lock once" });
     release();
     await Promise.all([first, second]);
 
@@ -115,9 +128,10 @@ describe("SessionService changes of one session", () => {
     const { session } = await open();
     // A holder whose lock lives longer than this service waits: one on another instance with a longer TTL.
     const other = new SessionService({ ...stored(store), ...OPTIONS, lockTtlMs: 5_000 });
-    let release!: () => void;
+    let release: (() => void) | undefined;
     const holding = other.withLock(session.record.id, () => new Promise<void>((resolve) => (release = resolve)));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Held: the holder's work has begun.
+    await waitFor(() => release !== undefined, { what: "the other instance holding the lock" });
     const started = Date.now();
 
     const locked = await sessions.withLock(session.record.id, async (got) => got);
@@ -125,7 +139,7 @@ describe("SessionService changes of one session", () => {
     expect(locked).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(OPTIONS.lockTtlMs - 5);
     expect(Date.now() - started).toBeLessThan(OPTIONS.lockTtlMs + 500);
-    release();
+    release!();
     await holding;
   });
 

@@ -10,6 +10,7 @@ import {
   type SimulatorHandle,
 } from "../../src/simulators/index.js";
 import { PROFESSIONAL_SESSION, send } from "./http.js";
+import { waitFor } from "../support/wait.js";
 
 /** One backend as this suite drives it: a route that succeeds and another route, both as raw fetches. */
 interface Backend {
@@ -66,14 +67,6 @@ async function statusOf(response: Promise<Response>): Promise<number> {
   const res = await response;
   await res.arrayBuffer();
   return res.status;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met within 2 s");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe.each(backends)("$name simulator machinery", (backend) => {
@@ -268,7 +261,7 @@ describe.each(backends)("$name simulator close()", (backend) => {
         req.end();
       });
       // Answered, and the connection parked in the agent's pool, open.
-      await until(() => sim.calls().length === 1 && Object.keys(agent.freeSockets).length === 1);
+      await waitFor(() => sim.calls().length === 1 && Object.keys(agent.freeSockets).length === 1);
 
       const started = performance.now();
       await sim.close();
@@ -283,7 +276,7 @@ describe.each(backends)("$name simulator close()", (backend) => {
     const sim = await backend.start();
     sim.inject(backend.route, { kind: "latency", ms: 30_000 });
     const pending = backend.succeed(sim);
-    await until(() => sim.calls().length === 1);
+    await waitFor(() => sim.calls().length === 1);
 
     const started = performance.now();
     await sim.close();
@@ -297,8 +290,8 @@ describe.each(backends)("$name simulator close()", (backend) => {
     const socketClosed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     socket.on("error", () => {});
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write(`POST /anything HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"partial":`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Half a request written out (headers and the start of a 100-byte body) before the simulator is closed.
+    await new Promise<void>((resolve) => socket.write(`POST /anything HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"partial":`, () => resolve()));
 
     const started = performance.now();
     await sim.close();

@@ -7,7 +7,7 @@ import { describe, it } from "@jest/globals";
 import { existsSync } from "node:fs";
 
 /** Debian's package puts it here; CHROMIUM_PATH points elsewhere. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || "/usr/bin/chromium";
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || "/usr/bin/chromium";
 
 export function describeWithChromium(name: string, body: (executablePath: string) => void): void {
   if (existsSync(CHROMIUM_PATH)) {

@@ -56,7 +56,7 @@ export class GatewayProcess {
     });
     const gateway = new GatewayProcess(name, `http://127.0.0.1:${port}`, child);
     // Its reader gone before the gateway writes a byte, as under a supervisor that has died.
-    if (options.stdoutClosed) child.stdout!.destroy();
+    if (options.stdoutClosed) child.stdout.destroy();
     const deadline = Date.now() + readyWithinMs;
     for (;;) {
       if (!gateway.running) throw new Error(`gateway ${name} exited during start-up: ${gateway.output}`);

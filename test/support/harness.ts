@@ -14,7 +14,7 @@ import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 42).toString("base64");
 
 /** A clock the stack shares; tests move it instead of sleeping. */
-export class TestClock {
+class TestClock {
   #offsetMs = 0;
   readonly now = (): number => Date.now() + this.#offsetMs;
   advance(ms: number): void {
@@ -29,7 +29,7 @@ export interface GraphQLResult<T> {
   errors: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> | undefined;
 }
 
-export interface StackOptions {
+interface StackOptions {
   /** Settings as the environment would give them; backend URLs are filled in. */
   env?: Record<string, string>;
   /** Start no simulator for this backend; the env must then say where it is. */

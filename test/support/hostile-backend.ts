@@ -56,12 +56,12 @@ export class HostileBackend {
   /** Listens on a free loopback port in front of the simulator at `target` (its base URL). */
   static async start(target: string): Promise<HostileBackend> {
     const upstream = new URL(target);
-    let backend: HostileBackend | undefined;
-    const server = createServer((req, res) => void backend!.handle(req, res, upstream));
+    // Requests come only once the port is known, so after `backend` is set.
+    const server = createServer((req, res) => void backend.handle(req, res, upstream));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     const { port } = server.address() as AddressInfo;
-    backend = new HostileBackend(server, `http://127.0.0.1:${port}${upstream.pathname}`);
+    const backend = new HostileBackend(server, `http://127.0.0.1:${port}${upstream.pathname}`);
     return backend;
   }
 

@@ -14,7 +14,7 @@ import { storeKeyOf } from "../../src/sessions/session-token.js";
 import type { RedisSettings } from "../../src/store/redis/connection.js";
 
 /** The shared Redis of this machine or CI, e.g. `redis://127.0.0.1:6379`; unset: Redis tests are skipped. */
-export const SHARED_REDIS_URL: string | undefined = process.env.REDIS_URL?.trim() || undefined;
+const SHARED_REDIS_URL: string | undefined = process.env.REDIS_URL?.trim() || undefined;
 
 /**
  * `describe` for tests that need the shared Redis. Without REDIS_URL the suite is registered
@@ -43,7 +43,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when `redis-server` can be started here (it is on PATH). */
-export const REDIS_SERVER_AVAILABLE: boolean = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+const REDIS_SERVER_AVAILABLE: boolean = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
 
 if (!REDIS_SERVER_AVAILABLE) console.warn("SKIPPED: tests on private redis-server processes (restarts, Cluster, Sentinel, TLS) — redis-server is not on PATH");
 /** `describe` for tests that start redis-server processes of their own; skipped (and said so) where there is none. */
@@ -107,7 +107,7 @@ export class RedisServer {
   }
 }
 
-export interface RedisServerOptions {
+interface RedisServerOptions {
   /** More redis-server arguments (`--cluster-enabled`, `--replicaof`, `--requirepass`, `--sentinel`...). */
   args?: string[];
   /** A config file to start from (sentinels need one they can rewrite). */

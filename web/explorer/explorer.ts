@@ -38,10 +38,10 @@ const fetcher: GraphiQLProps["fetcher"] = async (params, options) => {
   const response = await fetch(ENDPOINT, {
     method: "POST",
     credentials: "same-origin",
-    headers: { ...(options?.headers as Record<string, string> | undefined), "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+    headers: { ...(options?.headers), "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
     body: JSON.stringify({ ...params, operationName: heldOperationName(params.query, params.operationName) }),
   });
-  return response.json();
+  return (await response.json()) as Awaited<ReturnType<NonNullable<GraphiQLProps["fetcher"]>>>;
 };
 
 /**

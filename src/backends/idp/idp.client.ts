@@ -5,7 +5,7 @@ import { Upstream, type UpstreamTuning, type UpstreamResponse } from "../upstrea
 import { parseJson } from "../wire.js";
 import { parseSigninBody, parseUserInfo } from "./idp.wire.js";
 
-export interface IdpClientOptions extends UpstreamTuning {
+interface IdpClientOptions extends UpstreamTuning {
   /** Base URL of the IdP, ending in `/`. */
   baseUrl: string;
   /** The organisation's `client_id`. */

@@ -13,7 +13,7 @@ export interface CircuitChange {
 }
 
 /** Options of {@link CircuitBreaker}. */
-export interface CircuitBreakerOptions {
+interface CircuitBreakerOptions {
   /** Consecutive failed attempts that open the circuit (`BREAKER_FAILURE_THRESHOLD`). */
   failureThreshold: number;
   /** How long an open circuit refuses calls before it lets one probe through (`BREAKER_COOL_DOWN_MS`). */
@@ -24,7 +24,7 @@ export interface CircuitBreakerOptions {
 }
 
 /** Leave to send one attempt; tell the breaker how it went, exactly once. */
-export interface CircuitPermit {
+interface CircuitPermit {
   /** The backend answered (any status below 500, even a refusal: that is the backend working). */
   succeeded(): void;
   /** Timeout, connection failure or 5xx. */

@@ -5,7 +5,7 @@ import { SENT_ONCE, type CallPolicy } from "../resilience/call-policy.js";
 import { Upstream, type UpstreamTuning, type UpstreamResponse } from "../upstream.js";
 import { PROFESSIONAL_SESSION_TYPE, ersCodeOf, parseProfessionalSession, type SpineSession } from "./spine.wire.js";
 
-export interface SpineClientOptions extends UpstreamTuning {
+interface SpineClientOptions extends UpstreamTuning {
   /** Base URL of the e-RS API, ending in `/`. */
   baseUrl: string;
   /** Accredited System ID, sent as `XAPI_ASID` on every call. */

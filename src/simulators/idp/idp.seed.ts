@@ -2,7 +2,7 @@
 export type Json = string | number | boolean | null | readonly Json[] | { readonly [field: string]: Json };
 
 /** A user of the organisation the IdP simulator knows. */
-export interface IdpDemoUser {
+interface IdpDemoUser {
   /** Shown in the demo banner. */
   readonly label: string;
   readonly email: string;

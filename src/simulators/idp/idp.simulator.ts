@@ -4,7 +4,7 @@ import { headerOf, startSimServer, type SimRequest, type SimResponse, type Simul
 import { IDP_DEMO, type Json } from "./idp.seed.js";
 
 /** Options of {@link startIdpSimulator}. */
-export interface IdpSimulatorOptions {
+interface IdpSimulatorOptions {
   /** Interface to listen on; default `127.0.0.1`. */
   host?: string;
   /** Port to listen on; default 0 (ephemeral). */
@@ -49,7 +49,7 @@ export async function startIdpSimulator(options: IdpSimulatorOptions = {}): Prom
   const accounts: Account[] = IDP_DEMO.users.map((u) => ({
     email: u.email,
     password: u.password,
-    userInfo: structuredClone(u.userInfo) as { [field: string]: Json },
+    userInfo: structuredClone<{ [field: string]: Json }>(u.userInfo),
   }));
   let notAuthenticatedStatus: 401 | 404 = 401;
 

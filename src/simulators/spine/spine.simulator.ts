@@ -4,7 +4,7 @@ import { headerOf, startSimServer, type SimRequest, type SimResponse, type Simul
 import { SPINE_DEMO, type SpineDemoUser, type SpinePermission } from "./spine.seed.js";
 
 /** Options of {@link startSpineSimulator}. */
-export interface SpineSimulatorOptions {
+interface SpineSimulatorOptions {
   /** Interface to listen on; default `127.0.0.1`. */
   host?: string;
   /** Port to listen on; default 0 (ephemeral). */

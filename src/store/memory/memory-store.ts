@@ -84,7 +84,7 @@ export class MemoryStore implements Store {
 
   expiryIndex(name: string): ExpiryIndex {
     let index = this.#indexes.get(name);
-    if (index === undefined) this.#indexes.set(name, (index = new Map()));
+    if (index === undefined) this.#indexes.set(name, (index = new Map<string, number>()));
     const due = index;
     return {
       schedule: async (key, at) => void due.set(key, at),
@@ -122,7 +122,7 @@ export class MemoryStore implements Store {
 
   cappedIndex(name: string): CappedIndex {
     const memory = this.#memoryOf(`capped:${name}`);
-    const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map();
+    const scores = (key: string): Map<string, number> => (memory.get(key) as Map<string, number> | undefined) ?? new Map<string, number>();
     /** Lowest score first, ties by member, as Redis orders a sorted set. */
     const before = ([a, x]: [string, number], [b, y]: [string, number]): number => x - y || (a < b ? -1 : a > b ? 1 : 0);
     /** The lowest-scored member but `spared`. */
