@@ -48,6 +48,9 @@ export function globalUserId(user: Pick<User, "provider" | "identifier">): strin
   return `${user.provider === AuthProvider.SPINE ? "spine" : "idp"}:${user.identifier}`;
 }
 
-export function samePermission(a: Pick<Permission, "businessFunction" | "orgIdentifier">, b: Pick<Permission, "businessFunction" | "orgIdentifier">): boolean {
+export function samePermission(
+  a: Pick<Permission, "businessFunction" | "orgIdentifier">,
+  b: Pick<Permission, "businessFunction" | "orgIdentifier">,
+): boolean {
   return a.businessFunction === b.businessFunction && a.orgIdentifier === b.orgIdentifier;
 }

@@ -14,7 +14,14 @@ function idpSession(id: string, accessToken: string): ActiveSession<IdpSessionRe
   return {
     key: `key-${id}`,
     expiresAt: Date.now() + 60_000,
-    record: { id, createdAt: 0, lastSeenAt: 0, permission: null, credential: { provider: AuthProvider.IDP, accessToken, email: `${id}@example.nhs.uk` }, user: { provider: AuthProvider.IDP, identifier: id } },
+    record: {
+      id,
+      createdAt: 0,
+      lastSeenAt: 0,
+      permission: null,
+      credential: { provider: AuthProvider.IDP, accessToken, email: `${id}@example.nhs.uk` },
+      user: { provider: AuthProvider.IDP, identifier: id },
+    },
   };
 }
 
@@ -28,7 +35,10 @@ describe("SessionCredentialsService.forSession", () => {
   const issued = idpSession("issued", "issued-token");
 
   it("hands on the credentials of the session the request issued", async () => {
-    await expect(service.forSession(scope(null, issued), "issued")).resolves.toEqual({ spine: null, idp: { clientId: "client-1", accessToken: "issued-token", from: "issued@example.nhs.uk" } });
+    await expect(service.forSession(scope(null, issued), "issued")).resolves.toEqual({
+      spine: null,
+      idp: { clientId: "client-1", accessToken: "issued-token", from: "issued@example.nhs.uk" },
+    });
   });
 
   it("still hands on those of the session the request came with", async () => {

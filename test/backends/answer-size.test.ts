@@ -39,7 +39,12 @@ async function idpSession(gateway: GatewayProcess): Promise<string> {
 }
 
 const endpoints: Endpoint[] = [
-  { route: "A001", backend: "SPINE", prepare: async () => undefined, act: (gateway) => gateway.execute(CreateSessionDocument, { token: spineUser.smartcardToken }) },
+  {
+    route: "A001",
+    backend: "SPINE",
+    prepare: async () => undefined,
+    act: (gateway) => gateway.execute(CreateSessionDocument, { token: spineUser.smartcardToken }),
+  },
   {
     route: "A002",
     backend: "SPINE",
@@ -53,9 +58,19 @@ const endpoints: Endpoint[] = [
     act: (gateway, token, requestId) => gateway.execute(SignoutDocument, {}, { token, headers: { "x-request-id": requestId } }),
     signout: true,
   },
-  { route: "signin", backend: "IDP", prepare: async () => undefined, act: (gateway) => gateway.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }) },
+  {
+    route: "signin",
+    backend: "IDP",
+    prepare: async () => undefined,
+    act: (gateway) => gateway.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }),
+  },
   // Sign-in reaches the IdP, then reads the user's info: that read gets the hostile answer.
-  { route: "userinfo", backend: "IDP", prepare: async () => undefined, act: (gateway) => gateway.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }) },
+  {
+    route: "userinfo",
+    backend: "IDP",
+    prepare: async () => undefined,
+    act: (gateway) => gateway.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }),
+  },
   {
     route: "signout",
     backend: "IDP",
@@ -135,7 +150,8 @@ describe("a backend answer larger than BACKEND_MAX_RESPONSE_BYTES", () => {
     expect((await endpoints[0]!.act(gateway, undefined, "")).errors).toBeUndefined();
     hostileSpine.arm("A001", "oversized body");
     try {
-      for (let i = 0; i < 5; i++) expect((await endpoints[0]!.act(gateway, undefined, "")).errors?.[0]?.extensions?.["code"]).toBe("UPSTREAM_BAD_RESPONSE");
+      for (let i = 0; i < 5; i++)
+        expect((await endpoints[0]!.act(gateway, undefined, "")).errors?.[0]?.extensions?.["code"]).toBe("UPSTREAM_BAD_RESPONSE");
       hostileSpine.resetCalls();
 
       const refused = await endpoints[0]!.act(gateway, undefined, "");

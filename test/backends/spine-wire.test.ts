@@ -159,10 +159,7 @@ describe("ersCodeOf", () => {
   it("reads the code of the first issue and first coding only", () => {
     const body = {
       resourceType: "OperationOutcome",
-      issue: [
-        { details: { coding: [{ code: "NO_RELATIONSHIP" }, { code: "SECOND_CODING" }] } },
-        { details: { coding: [{ code: "SECOND_ISSUE" }] } },
-      ],
+      issue: [{ details: { coding: [{ code: "NO_RELATIONSHIP" }, { code: "SECOND_CODING" }] } }, { details: { coding: [{ code: "SECOND_ISSUE" }] } }],
     };
 
     expect(ersCodeOf(body)).toBe("NO_RELATIONSHIP");

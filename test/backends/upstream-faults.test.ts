@@ -9,7 +9,14 @@ import { AuthProvider } from "../../src/domain/user.js";
 import { BackendError, type BackendFailure } from "../../src/errors/backend-error.js";
 import { toPublicError } from "../../src/errors/gateway-error.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type Fault, type SimulatorHandle } from "../../src/simulators/index.js";
-import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support/harness.js";
 
 /** The backends' budget in these stacks, and how much later than it an answer may come. */
@@ -46,7 +53,13 @@ function errorBody(backend: AuthProvider, status: number): Pick<Extract<Fault, {
     backend === AuthProvider.SPINE
       ? {
           resourceType: "OperationOutcome",
-          issue: [{ severity: "error", code: "invalid", details: { coding: [{ system: "http://fhir.nhs.net/ValueSet/ers-apierrorcode-1", code: ERS_CODE }] } }],
+          issue: [
+            {
+              severity: "error",
+              code: "invalid",
+              details: { coding: [{ system: "http://fhir.nhs.net/ValueSet/ers-apierrorcode-1", code: ERS_CODE }] },
+            },
+          ],
         }
       : { error: true, message: status === 404 || status === 401 ? "Not authenticated" : "Error", code: status === 404 ? 401 : status };
   return { body: JSON.stringify(body), contentType: "application/json" };
@@ -289,7 +302,11 @@ async function timed<T>(send: () => Promise<T>): Promise<{ result: T; elapsedMs:
  * user of the faulted backend that needs no call to it. Every request must succeed and come
  * back quickly: none waits behind the faulted call.
  */
-async function bystanders(stack: Stack, faulted: AuthProvider, spineSessionToken: string): Promise<Array<{ step: string; ok: boolean; elapsedMs: number }>> {
+async function bystanders(
+  stack: Stack,
+  faulted: AuthProvider,
+  spineSessionToken: string,
+): Promise<Array<{ step: string; ok: boolean; elapsedMs: number }>> {
   const steps: Array<{ step: string; ok: boolean; elapsedMs: number }> = [];
   const step = async <T>(name: string, send: () => Promise<GraphQLResult<T>>, ok: (data: T) => boolean): Promise<T | undefined> => {
     const { result, elapsedMs } = await timed(send);
@@ -297,13 +314,33 @@ async function bystanders(stack: Stack, faulted: AuthProvider, spineSessionToken
     return result.data ?? undefined;
   };
   if (faulted === AuthProvider.SPINE) {
-    const signedIn = await step("signin", () => stack.execute(SigninDocument, { email: otherIdpUser.email, password: otherIdpUser.password }), (d) => d.signin.token !== null);
+    const signedIn = await step(
+      "signin",
+      () => stack.execute(SigninDocument, { email: otherIdpUser.email, password: otherIdpUser.password }),
+      (d) => d.signin.token !== null,
+    );
     const token = signedIn?.signin.token ?? "";
-    await step("me", () => stack.execute(MeDocument, {}, { token }), (d) => d.me?.id === "idp:18");
-    await step("signout", () => stack.execute(SignoutDocument, {}, { token }), (d) => d.signout);
-    await step("Spine session", () => stack.execute(CurrentSessionDocument, {}, { token: spineSessionToken }), (d) => d.session?.roleSelected === true);
+    await step(
+      "me",
+      () => stack.execute(MeDocument, {}, { token }),
+      (d) => d.me?.id === "idp:18",
+    );
+    await step(
+      "signout",
+      () => stack.execute(SignoutDocument, {}, { token }),
+      (d) => d.signout,
+    );
+    await step(
+      "Spine session",
+      () => stack.execute(CurrentSessionDocument, {}, { token: spineSessionToken }),
+      (d) => d.session?.roleSelected === true,
+    );
   } else {
-    const created = await step("createSession", () => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }), (d) => d.createSession.token !== null);
+    const created = await step(
+      "createSession",
+      () => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }),
+      (d) => d.createSession.token !== null,
+    );
     let token = created?.createSession.token ?? "";
     const selected = await step(
       "selectRole",
@@ -311,8 +348,16 @@ async function bystanders(stack: Stack, faulted: AuthProvider, spineSessionToken
       (d) => d.selectRole.session.roleSelected,
     );
     token = selected?.selectRole.token ?? "";
-    await step("me", () => stack.execute(MeDocument, {}, { token }), (d) => d.me?.provider === AuthProvider.SPINE);
-    await step("signout", () => stack.execute(SignoutDocument, {}, { token }), (d) => d.signout);
+    await step(
+      "me",
+      () => stack.execute(MeDocument, {}, { token }),
+      (d) => d.me?.provider === AuthProvider.SPINE,
+    );
+    await step(
+      "signout",
+      () => stack.execute(SignoutDocument, {}, { token }),
+      (d) => d.signout,
+    );
   }
   return steps;
 }
@@ -331,7 +376,11 @@ describe("backend faults as the graph reports them", () => {
     // cap (SESSION_MAX_PER_USER) keeps, and this session must outlive them all.
     const opened = await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken });
     spineSessionToken = opened.data!.createSession.token!;
-    const selected = await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: spineSessionToken });
+    const selected = await stack.execute(
+      SelectRoleDocument,
+      { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
+      { token: spineSessionToken },
+    );
     spineSessionToken = selected.data!.selectRole.token!;
   });
   afterAll(() => stack.close());
@@ -357,40 +406,43 @@ describe("backend faults as the graph reports them", () => {
   }
 
   describe.each(endpoints)("$name", (endpoint) => {
-    it.each(faults)("when the backend $name: answers as the contract says, in time, while other users are served; then serves again", async ({ fault, switch: arm }) => {
-      const token = await endpoint.prepare(stack);
-      const requestId = `fault-${++requests}`;
-      if (arm === undefined) await refuse(endpoint.backend);
-      else {
-        simulatorOf(endpoint.backend).resetCalls();
-        simulatorOf(endpoint.backend).inject(endpoint.route, arm(endpoint.backend));
-      }
+    it.each(faults)(
+      "when the backend $name: answers as the contract says, in time, while other users are served; then serves again",
+      async ({ fault, switch: arm }) => {
+        const token = await endpoint.prepare(stack);
+        const requestId = `fault-${++requests}`;
+        if (arm === undefined) await refuse(endpoint.backend);
+        else {
+          simulatorOf(endpoint.backend).resetCalls();
+          simulatorOf(endpoint.backend).inject(endpoint.route, arm(endpoint.backend));
+        }
 
-      const [{ result, elapsedMs }, others] = await Promise.all([
-        timed(() => endpoint.act(stack, token, requestId)),
-        bystanders(stack, endpoint.backend, spineSessionToken),
-      ]);
-      const attempts = simulatorOf(endpoint.backend).calls(endpoint.route).length;
-      const outcome = endpoint.outcome(fault);
-      const sessionAfter = "sessionEnded" in outcome ? await stack.execute(CurrentSessionDocument, {}, { token: token! }) : undefined;
-      // The fault clears and the endpoint is used again before anything is asserted: its success
-      // also resets the backend's circuit breaker, so a failing case cannot open it for the next.
-      await restore?.();
-      restore = undefined;
-      simulatorOf(endpoint.backend).clearFaults();
-      const recoveredId = `recovered-${requests}`;
-      const recovered = await endpoint.act(stack, await endpoint.prepare(stack), recoveredId);
+        const [{ result, elapsedMs }, others] = await Promise.all([
+          timed(() => endpoint.act(stack, token, requestId)),
+          bystanders(stack, endpoint.backend, spineSessionToken),
+        ]);
+        const attempts = simulatorOf(endpoint.backend).calls(endpoint.route).length;
+        const outcome = endpoint.outcome(fault);
+        const sessionAfter = "sessionEnded" in outcome ? await stack.execute(CurrentSessionDocument, {}, { token: token! }) : undefined;
+        // The fault clears and the endpoint is used again before anything is asserted: its success
+        // also resets the backend's circuit breaker, so a failing case cannot open it for the next.
+        await restore?.();
+        restore = undefined;
+        simulatorOf(endpoint.backend).clearFaults();
+        const recoveredId = `recovered-${requests}`;
+        const recovered = await endpoint.act(stack, await endpoint.prepare(stack), recoveredId);
 
-      expectOutcome(result, endpoint, outcome);
-      expect(elapsedMs).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
-      if (arm !== undefined) expect(attempts).toBe(endpoint.attempts(fault));
-      if (endpoint.field === "signout") {
-        expect(warnedSignoutFailure(stack, requestId)).toBe(!signoutAgreed(endpoint.backend, fault));
-      }
-      if (sessionAfter !== undefined) expect(sessionAfter.data).toEqual({ session: null });
-      expect(others).toEqual(others.map(({ step }) => ({ step, ok: true, elapsedMs: expect.any(Number) })));
-      for (const other of others) expect(other.elapsedMs).toBeLessThan(BYSTANDER_MS);
-      await endpoint.served(stack, recovered, recoveredId);
-    });
+        expectOutcome(result, endpoint, outcome);
+        expect(elapsedMs).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+        if (arm !== undefined) expect(attempts).toBe(endpoint.attempts(fault));
+        if (endpoint.field === "signout") {
+          expect(warnedSignoutFailure(stack, requestId)).toBe(!signoutAgreed(endpoint.backend, fault));
+        }
+        if (sessionAfter !== undefined) expect(sessionAfter.data).toEqual({ session: null });
+        expect(others).toEqual(others.map(({ step }) => ({ step, ok: true, elapsedMs: expect.any(Number) })));
+        for (const other of others) expect(other.elapsedMs).toBeLessThan(BYSTANDER_MS);
+        await endpoint.served(stack, recovered, recoveredId);
+      },
+    );
   });
 });

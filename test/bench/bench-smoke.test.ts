@@ -34,7 +34,10 @@ function runSmoke(out: string): Promise<{ code: number | null; stdout: string; s
 /** The cells of the table's row whose first cell is `name`. */
 function cells(table: string, name: string): string[] | undefined {
   const line = table.split("\n").find((l) => l.startsWith(`| ${name} `));
-  return line?.split("|").slice(1, -1).map((cell) => cell.trim());
+  return line
+    ?.split("|")
+    .slice(1, -1)
+    .map((cell) => cell.trim());
 }
 
 describe("npm run bench -- --smoke", () => {

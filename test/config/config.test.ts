@@ -42,7 +42,13 @@ describe("loadConfig", () => {
       spine: { url: undefined, asid: "999000000001", timeoutMs: 5_000 },
       idp: { url: undefined, clientId: "sim-client", apiToken: "sim-api-token", timeoutMs: 5_000, timeZone: "UTC" },
       redis: undefined,
-      sessions: { idleTimeoutMs: 30 * 60 * 1000, absoluteTimeoutMs: 12 * 3600 * 1000, encryptionKey: undefined, previousEncryptionKeys: [], maxPerUser: 10 },
+      sessions: {
+        idleTimeoutMs: 30 * 60 * 1000,
+        absoluteTimeoutMs: 12 * 3600 * 1000,
+        encryptionKey: undefined,
+        previousEncryptionKeys: [],
+        maxPerUser: 10,
+      },
       login: {
         maxFailuresPerAccount: 10,
         accountWindowMs: 15 * 60_000,
@@ -67,7 +73,16 @@ describe("loadConfig", () => {
   });
 
   it("treats empty and blank settings as unset", () => {
-    const blank = { PORT: "", HOST: " ", SPINE_URL: "", IDP_URL: "  ", REDIS_URL: "", LOG_LEVEL: "", AUDIT_LOG: " ", SESSION_IDLE_TIMEOUT_SECONDS: " " };
+    const blank = {
+      PORT: "",
+      HOST: " ",
+      SPINE_URL: "",
+      IDP_URL: "  ",
+      REDIS_URL: "",
+      LOG_LEVEL: "",
+      AUDIT_LOG: " ",
+      SESSION_IDLE_TIMEOUT_SECONDS: " ",
+    };
 
     expect(loadConfig(blank, SIMULATORS)).toEqual(loadConfig({}, SIMULATORS));
   });
@@ -119,7 +134,12 @@ describe("loadConfig", () => {
       production: true,
       spine: { url: "https://ers.example.nhs.uk/ers-api/", asid: "200000000220", timeoutMs: 2_500 },
       idp: { url: "https://idp.example.org/", clientId: "100042", apiToken: "org-api-token", timeoutMs: 5_000, timeZone: "Asia/Dhaka" },
-      redis: { topology: { kind: "standalone", node: { host: "cache.internal", port: 6379 }, db: 2 }, username: undefined, password: undefined, tls: undefined },
+      redis: {
+        topology: { kind: "standalone", node: { host: "cache.internal", port: 6379 }, db: 2 },
+        username: undefined,
+        password: undefined,
+        tls: undefined,
+      },
       sessions: {
         idleTimeoutMs: 600_000,
         absoluteTimeoutMs: 3_600_000,
@@ -210,7 +230,11 @@ describe("loadConfig", () => {
     ["REDIS_SENTINELS", "a URL, not host:port", { REDIS_SENTINELS: "redis://s:26379", REDIS_SENTINEL_MASTER: "m" }],
     ["REDIS_SENTINEL_MASTER", "missing while REDIS_SENTINELS is set", { REDIS_SENTINELS: "s:26379" }],
     ["REDIS_SENTINEL_MASTER", "set without REDIS_SENTINELS", { REDIS_URL: "redis://a:6379", REDIS_SENTINEL_MASTER: "m" }],
-    ["REDIS_SENTINEL_PASSWORD", "missing while REDIS_SENTINEL_USERNAME is set", { REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m", REDIS_SENTINEL_USERNAME: "u" }],
+    [
+      "REDIS_SENTINEL_PASSWORD",
+      "missing while REDIS_SENTINEL_USERNAME is set",
+      { REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m", REDIS_SENTINEL_USERNAME: "u" },
+    ],
     ["REDIS_PASSWORD", "set while REDIS_URL has a password too", { REDIS_URL: "redis://u:p@a:6379", REDIS_PASSWORD: "p" }],
     ["REDIS_PASSWORD", "missing while REDIS_USERNAME is set", { REDIS_URL: "redis://a:6379", REDIS_USERNAME: "gateway" }],
     ["REDIS_PASSWORD", "set without any Redis", { REDIS_PASSWORD: "p" }],
@@ -237,7 +261,11 @@ describe("loadConfig", () => {
     ["SPINE_TIMEOUT_MS", "zero", { SPINE_TIMEOUT_MS: "0" }],
     ["IDP_TIMEOUT_MS", "over 5000", { IDP_TIMEOUT_MS: "10000" }],
     ["IDP_TIMEOUT_MS", "non-numeric", { IDP_TIMEOUT_MS: "5s" }],
-    ["SESSION_IDLE_TIMEOUT_SECONDS", "longer than the absolute timeout", { SESSION_IDLE_TIMEOUT_SECONDS: "7200", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600" }],
+    [
+      "SESSION_IDLE_TIMEOUT_SECONDS",
+      "longer than the absolute timeout",
+      { SESSION_IDLE_TIMEOUT_SECONDS: "7200", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "3600" },
+    ],
     ["SESSION_IDLE_TIMEOUT_SECONDS", "zero", { SESSION_IDLE_TIMEOUT_SECONDS: "0" }],
     ["SESSION_ABSOLUTE_TIMEOUT_SECONDS", "non-numeric", { SESSION_ABSOLUTE_TIMEOUT_SECONDS: "12h" }],
     ["SESSION_MAX_PER_USER", "zero (no user could sign in)", { SESSION_MAX_PER_USER: "0" }],
@@ -292,10 +320,19 @@ describe("loadConfig: Redis topologies, credentials and TLS", () => {
   afterAll(() => certs.remove());
 
   it("reads Cluster seed nodes with the credentials of their URLs", () => {
-    const config = loadConfig({ ...KEY, REDIS_CLUSTER_NODES: "redis://gateway:pa%40ss@redis-a:7000, redis://gateway:pa%40ss@[::1]:7001" }, SIMULATORS);
+    const config = loadConfig(
+      { ...KEY, REDIS_CLUSTER_NODES: "redis://gateway:pa%40ss@redis-a:7000, redis://gateway:pa%40ss@[::1]:7001" },
+      SIMULATORS,
+    );
 
     expect(config.redis).toEqual({
-      topology: { kind: "cluster", nodes: [{ host: "redis-a", port: 7000 }, { host: "::1", port: 7001 }] },
+      topology: {
+        kind: "cluster",
+        nodes: [
+          { host: "redis-a", port: 7000 },
+          { host: "::1", port: 7001 },
+        ],
+      },
       username: "gateway",
       password: "pa@ss",
       tls: undefined,
@@ -335,7 +372,13 @@ describe("loadConfig: Redis topologies, credentials and TLS", () => {
 
   it("reads the CA, the client certificate and its key at start-up for rediss://", () => {
     const config = loadConfig(
-      { ...KEY, REDIS_URL: "rediss://127.0.0.1:6380", REDIS_TLS_CA_FILE: certs.caCert, REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.clientKey },
+      {
+        ...KEY,
+        REDIS_URL: "rediss://127.0.0.1:6380",
+        REDIS_TLS_CA_FILE: certs.caCert,
+        REDIS_TLS_CERT_FILE: certs.clientCert,
+        REDIS_TLS_KEY_FILE: certs.clientKey,
+      },
       SIMULATORS,
     );
 
@@ -349,7 +392,12 @@ describe("loadConfig: Redis topologies, credentials and TLS", () => {
   });
 
   it("refuses a client key that is not the certificate's, naming REDIS_TLS_KEY_FILE", () => {
-    const error = refusal({ ...KEY, REDIS_URL: "rediss://127.0.0.1:6380", REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.serverKey });
+    const error = refusal({
+      ...KEY,
+      REDIS_URL: "rediss://127.0.0.1:6380",
+      REDIS_TLS_CERT_FILE: certs.clientCert,
+      REDIS_TLS_KEY_FILE: certs.serverKey,
+    });
 
     expect(error.setting).toBe("REDIS_TLS_KEY_FILE");
   });

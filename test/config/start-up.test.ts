@@ -179,7 +179,9 @@ describe("npm start with nothing set (node dist/src/main.js)", () => {
 
     expect(response.status).toBe(200);
     expect(demo.spine.map((user) => user.smartcardToken)).toEqual([...app.stdout.matchAll(/^\s+token: (\S+)$/gm)].map((match) => match[1]));
-    expect(demo.idp.map((user) => `${user.email} ${user.password}`)).toEqual([...app.stdout.matchAll(/^\s+email: (\S+)\s+password: (\S+)$/gm)].map((match) => `${match[1]} ${match[2]}`));
+    expect(demo.idp.map((user) => `${user.email} ${user.password}`)).toEqual(
+      [...app.stdout.matchAll(/^\s+email: (\S+)\s+password: (\S+)$/gm)].map((match) => `${match[1]} ${match[2]}`),
+    );
   });
 
   it("says that it runs in cookie mode", () => {
@@ -193,7 +195,8 @@ describe("npm start with nothing set (node dist/src/main.js)", () => {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        query: "mutation ($email: String!, $password: String!) { signin(input: { email: $email, password: $password }) { token session { provider } } }",
+        query:
+          "mutation ($email: String!, $password: String!) { signin(input: { email: $email, password: $password }) { token session { provider } } }",
         variables: { email, password },
       }),
     });
@@ -237,7 +240,11 @@ describe("npm start with SESSION_COOKIE=off", () => {
 describe("npm start in front of a real backend", () => {
   it("prints the backend's address without the user and password written into its URL", async () => {
     const port = await freePort();
-    const app = start({ PORT: "0", SPINE_URL: `http://gateway:s3cret-in-url@127.0.0.1:${port}/ers/?key=s3cret-in-query`, SPINE_ASID: "200000000220" });
+    const app = start({
+      PORT: "0",
+      SPINE_URL: `http://gateway:s3cret-in-url@127.0.0.1:${port}/ers/?key=s3cret-in-query`,
+      SPINE_ASID: "200000000220",
+    });
     await app.stdoutMatch(/Ctrl\+C stops everything/);
 
     expect(app.stdout).toMatch(new RegExp(`^  Spine: +http://127\\.0\\.0\\.1:${port}/ers/$`, "m"));

@@ -51,7 +51,13 @@ describe("docs/clients.md", () => {
     const shown = [...guide.matchAll(/<!-- example: (\S+) -->\n```\w+\n([\s\S]*?)```/g)].map((match) => [match[1]!, match[2]!] as const);
 
     expect(shown.map(([path]) => path).sort()).toEqual(
-      ["docs/examples/apollo-client-bearer.ts", "docs/examples/apollo-client-cookie.ts", "docs/examples/urql.ts", "docs/examples/graphql-request.ts", "docs/examples/curl-cookie-jar.sh"].sort(),
+      [
+        "docs/examples/apollo-client-bearer.ts",
+        "docs/examples/apollo-client-cookie.ts",
+        "docs/examples/urql.ts",
+        "docs/examples/graphql-request.ts",
+        "docs/examples/curl-cookie-jar.sh",
+      ].sort(),
     );
     for (const [path, code] of shown) expect(code).toBe(read(path));
   });
@@ -95,7 +101,11 @@ describe("docs/clients.md", () => {
     });
 
     it("is answered with the preflight header instead", async () => {
-      const client = new Client({ url: `${bearer.url}/graphql`, exchanges: [fetchExchange], fetchOptions: { headers: { "apollo-require-preflight": "true" } } });
+      const client = new Client({
+        url: `${bearer.url}/graphql`,
+        exchanges: [fetchExchange],
+        fetchOptions: { headers: { "apollo-require-preflight": "true" } },
+      });
 
       const { data, error } = await client.query(query, {}).toPromise();
 
@@ -111,8 +121,15 @@ describe("docs/clients.md", () => {
   it("curl with a cookie jar signs in, reads me with the jar's cookie, and signs out", async () => {
     const folder = mkdtempSync(join(tmpdir(), "curl-jar-"));
     try {
-      const { stdout } = await run("bash", [new URL("docs/examples/curl-cookie-jar.sh", root).pathname], { cwd: folder, env: { ...process.env, GATEWAY: cookie.url }, timeout: 10_000 });
-      const [signin, me, signout] = stdout.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as unknown);
+      const { stdout } = await run("bash", [new URL("docs/examples/curl-cookie-jar.sh", root).pathname], {
+        cwd: folder,
+        env: { ...process.env, GATEWAY: cookie.url },
+        timeout: 10_000,
+      });
+      const [signin, me, signout] = stdout
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as unknown);
 
       expect(signin).toEqual({ data: { signin: { token: null, session: { provider: "IDP" } } } });
       expect(me).toEqual({ data: { me: ME } });

@@ -125,7 +125,11 @@ describeWithChromium("the example app in Chromium (cookie mode)", (executablePat
       const summary = await page.locator("#panel-summary").innerText();
       expect(summary).toContain(`${permission!.businessFunction} at ${permission!.orgIdentifier}`);
       expect(summary).toContain("SPINE");
-      expect(JSON.parse(await page.locator("#session").innerText())).toMatchObject({ provider: "SPINE", roleSelected: true, permission: { businessFunction: permission!.businessFunction } });
+      expect(JSON.parse(await page.locator("#session").innerText())).toMatchObject({
+        provider: "SPINE",
+        roleSelected: true,
+        permission: { businessFunction: permission!.businessFunction },
+      });
       expect(JSON.parse(await page.locator("#me").innerText())).toMatchObject({ id: `spine:${spineUser.identifier}` });
       // The role change rotated the token: the browser holds the new cookie, the old value is dead.
       const rotated = await expectSessionCookie(context, page);
@@ -161,7 +165,12 @@ describeWithChromium("the example app in Chromium (cookie mode)", (executablePat
       await page.click("#idp-form button[type=submit]");
       await page.locator("#panel").waitFor({ state: "visible" });
       const cookie = await expectSessionCookie(context, page);
-      const me = JSON.parse(await page.locator("#me").innerText()) as { provider: string; groups: string[]; profiles: Array<{ type: string }>; email: string };
+      const me = JSON.parse(await page.locator("#me").innerText()) as {
+        provider: string;
+        groups: string[];
+        profiles: Array<{ type: string }>;
+        email: string;
+      };
       expect(me).toMatchObject({ provider: "IDP", email: idpUser.email });
       expect(me.groups.length).toBeGreaterThan(0);
       expect(me.profiles.length).toBeGreaterThan(0);

@@ -40,10 +40,10 @@ async function offlineContext(browser: Browser): Promise<{ context: BrowserConte
 /** Puts a document into one of GraphiQL's CodeMirror 5 editors, as typing it would. */
 async function setEditor(page: Page, selector: string, value: string): Promise<void> {
   await page.locator(selector).waitFor({ state: "visible" });
-  await page.evaluate(
-    ([css, text]) => ((globalThis as unknown as PageGlobal).document.querySelector(css) as Editor).CodeMirror.setValue(text),
-    [selector, value] as const,
-  );
+  await page.evaluate(([css, text]) => ((globalThis as unknown as PageGlobal).document.querySelector(css) as Editor).CodeMirror.setValue(text), [
+    selector,
+    value,
+  ] as const);
 }
 
 /** Runs the query editor's operation and returns what the response pane shows, once it shows something. */
@@ -51,7 +51,10 @@ async function run(page: Page, query: string): Promise<string> {
   await setEditor(page, ".graphiql-query-editor .CodeMirror", query);
   await page.click(".graphiql-execute-button");
   const response = ".graphiql-response .CodeMirror";
-  await page.waitForFunction((css) => ((globalThis as unknown as PageGlobal).document.querySelector(css) as Editor).CodeMirror.getValue().includes('"data"'), response);
+  await page.waitForFunction(
+    (css) => ((globalThis as unknown as PageGlobal).document.querySelector(css) as Editor).CodeMirror.getValue().includes('"data"'),
+    response,
+  );
   return page.evaluate((css) => ((globalThis as unknown as PageGlobal).document.querySelector(css) as Editor).CodeMirror.getValue(), response);
 }
 
@@ -157,7 +160,11 @@ describeWithChromium("the explorer in Chromium, offline (cookie mode)", (executa
       expect(JSON.parse(await run(page, "{ me { displayName } }"))).toEqual({ data: { me: null } });
 
       await page.locator(".graphiql-editor-tools button", { hasText: "Headers" }).click();
-      await setEditor(page, 'section[aria-label="Headers"] .graphiql-editor:not(.hidden) .CodeMirror', JSON.stringify({ Authorization: `Bearer ${token}` }));
+      await setEditor(
+        page,
+        'section[aria-label="Headers"] .graphiql-editor:not(.hidden) .CodeMirror',
+        JSON.stringify({ Authorization: `Bearer ${token}` }),
+      );
       const answer = JSON.parse(await run(page, "{ me { displayName } }")) as { data: { me: unknown } };
 
       expect(answer.data.me).toEqual({ displayName: idpUser.userInfo["name"] });

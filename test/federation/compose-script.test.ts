@@ -17,8 +17,13 @@ const REFERRALS_SDL = /* GraphQL */ `
     credentials: SessionCredentials @external
     referrals: [String!]! @requires(fields: "credentials { spine { sessionKey asid } }")
   }
-  type SessionCredentials @shareable { spine: SpineSessionCredentials }
-  type SpineSessionCredentials @shareable { sessionKey: String! asid: String! }
+  type SessionCredentials @shareable {
+    spine: SpineSessionCredentials
+  }
+  type SpineSessionCredentials @shareable {
+    sessionKey: String!
+    asid: String!
+  }
 `;
 
 function compose(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

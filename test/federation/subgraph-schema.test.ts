@@ -21,14 +21,18 @@ describe("schema/subgraph.graphql", () => {
   it("is what the resolvers build (run `npm run schema` to update it)", async () => {
     const built = await subgraphSDL();
 
-    expect({ file: "schema/subgraph.graphql (run `npm run schema`)", sdl: file }).toEqual({ file: "schema/subgraph.graphql (run `npm run schema`)", sdl: built });
+    expect({ file: "schema/subgraph.graphql (run `npm run schema`)", sdl: file }).toEqual({
+      file: "schema/subgraph.graphql (run `npm run schema`)",
+      sdl: built,
+    });
   });
 
   it("makes Session and User entities keyed by id, with the credentials inaccessible", () => {
     expect(file).toMatch(/type Session\s+@key\(fields: "id"\)/);
     expect(file).toMatch(/type User\s+@key\(fields: "id"\)/);
     expect(file).toMatch(/credentials: SessionCredentials @inaccessible/);
-    for (const type of ["SessionCredentials", "SpineSessionCredentials", "IdpSessionCredentials"]) expect(file).toMatch(new RegExp(`type ${type}\\s+@inaccessible\\b`));
+    for (const type of ["SessionCredentials", "SpineSessionCredentials", "IdpSessionCredentials"])
+      expect(file).toMatch(new RegExp(`type ${type}\\s+@inaccessible\\b`));
   });
 
   it("leaves the public schema as schema/schema.graphql, whichever is built first", async () => {

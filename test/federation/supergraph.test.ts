@@ -100,7 +100,12 @@ async function startReferrals(): Promise<{ url: string; received: Representation
 }
 
 /** POST /subgraph as anyone who can reach the gateway's port could. */
-async function direct(stack: Stack, query: string, variables: Record<string, unknown>, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+async function direct(
+  stack: Stack,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
   const response = await fetch(`${stack.url}/subgraph`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -120,7 +125,12 @@ async function liveSubgraphSDL(stack: Stack): Promise<string> {
  * subgraph as its own request, so "one sensitive mutation per document" cannot see the others
  * (docs/federation.md); Apollo Gateway sends a subgraph's mutation fields in one request.
  */
-const ROUTERS: Array<{ name: string; splitsMutations: boolean; start: (settings: RouterSettings) => Promise<Router>; compose: (subgraphs: Array<{ name: string; url: string; sdl: string }>) => string }> = [
+const ROUTERS: Array<{
+  name: string;
+  splitsMutations: boolean;
+  start: (settings: RouterSettings) => Promise<Router>;
+  compose: (subgraphs: Array<{ name: string; url: string; sdl: string }>) => string;
+}> = [
   {
     name: "Apollo Gateway",
     splitsMutations: false,
@@ -167,7 +177,11 @@ describe("the gateway as a Federation 2 subgraph", () => {
   /** A Spine session with a role selected, as a frontend would open it, and the session key Spine gave it. */
   async function spineSession(): Promise<{ token: string; sessionKey: string }> {
     const opened = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
-    const selected = await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: opened.data!.createSession.token! });
+    const selected = await stack.execute(
+      SelectRoleDocument,
+      { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
+      { token: opened.data!.createSession.token! },
+    );
     expect(selected.errors).toBeUndefined();
     return { token: selected.data!.selectRole.token!, sessionKey: lastSessionKey() };
   }
@@ -179,232 +193,284 @@ describe("the gateway as a Federation 2 subgraph", () => {
 
   /** The access token of the last user info call: the IdP's token of the last sign-in. */
   function lastAccessToken(): string {
-    return decodeURIComponent(stack.idp.calls().filter((call) => call.route === "userinfo").at(-1)!.path.split("/").pop()!);
+    return decodeURIComponent(
+      stack.idp
+        .calls()
+        .filter((call) => call.route === "userinfo")
+        .at(-1)!
+        .path.split("/")
+        .pop()!,
+    );
   }
 
-  describe.each(ROUTERS.map((router, index) => ({ ...router, addresses: ADDRESSES[index]! })))("through $name", ({ name, splitsMutations, start, compose, addresses }) => {
-    let router: Router;
-    let supergraphSdl: string;
+  describe.each(ROUTERS.map((router, index) => ({ ...router, addresses: ADDRESSES[index]! })))(
+    "through $name",
+    ({ name, splitsMutations, start, compose, addresses }) => {
+      let router: Router;
+      let supergraphSdl: string;
 
-    beforeAll(async () => {
-      supergraphSdl = compose([
-        { name: "auth", url: `${stack.url}/subgraph`, sdl },
-        { name: "referrals", url: referrals.url, sdl: REFERRALS_SDL },
-      ]);
-      router = await start({ supergraphSdl, routerSecret: ROUTER_SECRET });
-    });
-    afterAll(async () => {
-      await router?.stop();
-    });
-
-    const ask = (query: string, options: { token?: string; variables?: Record<string, unknown>; from?: string; headers?: Record<string, string> } = {}) =>
-      askRouter(router, { query, variables: options.variables }, options);
-
-    it("joins the caller's session with its referrals, read with exactly its own Spine credentials", async () => {
-      await spineSession(); // somebody else's, open at the same time
-      const { token, sessionKey } = await spineSession();
-
-      const result = await ask("{ session { id user { displayName } referrals { ubrn orgIdentifier } } }", { token });
-
-      expect(result.errors).toBeUndefined();
-      const session = result.data!["session"] as { id: string };
-      expect(session).toEqual({ id: expect.any(String), user: { displayName: "SA Assurance GP-Card" }, referrals: [{ ubrn: `ubrn-for-${stack.spine.asid}`, orgIdentifier: "R01" }] });
-      expect(referrals.received).toEqual([{ __typename: "Session", id: session.id, credentials: { spine: { sessionKey, asid: stack.spine.asid }, idp: null } }]);
-    });
-
-    it("hands the referrals subgraph exactly the caller's own IdP credentials, never the organisation's API token", async () => {
-      const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
-      const accessToken = lastAccessToken();
-      const { token, session } = signedIn.data!.signin;
-
-      const result = await ask("{ session { id referrals { ubrn } } }", { token: token! });
-
-      expect(result.errors).toBeUndefined();
-      expect(result.data).toEqual({ session: { id: session.id, referrals: [{ ubrn: `ubrn-for-${IDP_DEMO.clientId}` }] } });
-      expect(referrals.received).toEqual([{ __typename: "Session", id: session.id, credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken, from: idpUser.email } } }]);
-      expect(JSON.stringify(referrals.received)).not.toContain(IDP_DEMO.apiToken);
-    });
-
-    it("gives a signed-out caller no session, and the referrals subgraph nothing to act with", async () => {
-      const subgraphRequests = (): number => stack.logs.filter((line) => line["path"] === "/subgraph" && line["status"] === 200).length;
-      const before = subgraphRequests();
-
-      const result = await ask("{ session { id referrals { ubrn } } }");
-
-      expect(result.data).toEqual({ session: null });
-      expect(result.errors).toBeUndefined();
-      // The router asked the gateway (a router that failed to would answer null too).
-      expect(subgraphRequests()).toBe(before + 1);
-      expect(referrals.received).toEqual([]);
-    });
-
-    it("refuses a client that selects the credentials field: it does not exist in the supergraph's API", async () => {
-      const { token } = await spineSession();
-
-      const result = await ask("{ session { id credentials { spine { sessionKey asid } } } }", { token });
-
-      expect(result.data ?? undefined).toBeUndefined();
-      expect(result.errors).toHaveLength(1);
-      expect(result.errors![0]!.extensions?.["code"]).toBe("GRAPHQL_VALIDATION_FAILED");
-      expect(result.errors![0]!.message).toMatch(/^Cannot query field "credentials" on type "Session"\./);
-    });
-
-    describe("a mutation's payload joined with another subgraph", () => {
-      it("hands on the credentials of the session createSession just opened", async () => {
-        const result = await ask("mutation ($token: String!) { createSession(input: { token: $token }) { token session { id referrals { ubrn } } } }", {
-          variables: { token: spineUser.smartcardToken },
-        });
-
-        expect(result.errors).toBeUndefined();
-        const { token, session } = result.data!["createSession"] as { token: string; session: { id: string; referrals: unknown } };
-        expect(session.referrals).toEqual([{ ubrn: `ubrn-for-${stack.spine.asid}` }]);
-        // Spine's key for the new session, as the gateway sends it when the session selects a role.
-        await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token });
-        expect(referrals.received).toEqual([{ __typename: "Session", id: session.id, credentials: { spine: { sessionKey: lastSessionKey(), asid: stack.spine.asid }, idp: null } }]);
+      beforeAll(async () => {
+        supergraphSdl = compose([
+          { name: "auth", url: `${stack.url}/subgraph`, sdl },
+          { name: "referrals", url: referrals.url, sdl: REFERRALS_SDL },
+        ]);
+        router = await start({ supergraphSdl, routerSecret: ROUTER_SECRET });
+      });
+      afterAll(async () => {
+        await router?.stop();
       });
 
-      it("hands on the credentials of the session selectRole just rotated", async () => {
-        const opened = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+      const ask = (
+        query: string,
+        options: { token?: string; variables?: Record<string, unknown>; from?: string; headers?: Record<string, string> } = {},
+      ) => askRouter(router, { query, variables: options.variables }, options);
 
-        const result = await ask("mutation { selectRole(input: { businessFunction: \"REFERRING_CLINICIAN\", orgIdentifier: \"R01\" }) { session { id roleSelected referrals { ubrn } } } }", {
-          token: opened.data!.createSession.token!,
-        });
+      it("joins the caller's session with its referrals, read with exactly its own Spine credentials", async () => {
+        await spineSession(); // somebody else's, open at the same time
+        const { token, sessionKey } = await spineSession();
 
-        expect(result.errors).toBeUndefined();
-        const { session } = result.data!["selectRole"] as { session: { id: string } };
-        expect(session).toEqual({ id: opened.data!.createSession.session.id, roleSelected: true, referrals: [{ ubrn: `ubrn-for-${stack.spine.asid}` }] });
-        expect(referrals.received).toEqual([{ __typename: "Session", id: session.id, credentials: { spine: { sessionKey: lastSessionKey(), asid: stack.spine.asid }, idp: null } }]);
-      });
-
-      it("hands on the credentials of the session signin just opened, not those of the session the caller came with", async () => {
-        const { token: held } = await spineSession();
-
-        const result = await ask("mutation ($email: String!, $password: String!) { signin(input: { email: $email, password: $password }) { session { id referrals { ubrn } } } }", {
-          token: held,
-          variables: { email: idpUser.email, password: idpUser.password },
-        });
+        const result = await ask("{ session { id user { displayName } referrals { ubrn orgIdentifier } } }", { token });
 
         expect(result.errors).toBeUndefined();
-        const { session } = result.data!["signin"] as { session: { id: string } };
-        expect(session).toEqual({ id: expect.any(String), referrals: [{ ubrn: `ubrn-for-${IDP_DEMO.clientId}` }] });
+        const session = result.data!["session"] as { id: string };
+        expect(session).toEqual({
+          id: expect.any(String),
+          user: { displayName: "SA Assurance GP-Card" },
+          referrals: [{ ubrn: `ubrn-for-${stack.spine.asid}`, orgIdentifier: "R01" }],
+        });
         expect(referrals.received).toEqual([
-          { __typename: "Session", id: session.id, credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken: lastAccessToken(), from: idpUser.email } } },
+          { __typename: "Session", id: session.id, credentials: { spine: { sessionKey, asid: stack.spine.asid }, idp: null } },
         ]);
       });
-    });
 
-    describe("refusals keep their codes", () => {
-      it("refuses a document over the limits as too complex", async () => {
-        const aliases = Array.from({ length: 11 }, (_, index) => `a${index}: id`).join(" ");
+      it("hands the referrals subgraph exactly the caller's own IdP credentials, never the organisation's API token", async () => {
+        const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
+        const accessToken = lastAccessToken();
+        const { token, session } = signedIn.data!.signin;
+
+        const result = await ask("{ session { id referrals { ubrn } } }", { token: token! });
+
+        expect(result.errors).toBeUndefined();
+        expect(result.data).toEqual({ session: { id: session.id, referrals: [{ ubrn: `ubrn-for-${IDP_DEMO.clientId}` }] } });
+        expect(referrals.received).toEqual([
+          {
+            __typename: "Session",
+            id: session.id,
+            credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken, from: idpUser.email } },
+          },
+        ]);
+        expect(JSON.stringify(referrals.received)).not.toContain(IDP_DEMO.apiToken);
+      });
+
+      it("gives a signed-out caller no session, and the referrals subgraph nothing to act with", async () => {
+        const subgraphRequests = (): number => stack.logs.filter((line) => line["path"] === "/subgraph" && line["status"] === 200).length;
+        const before = subgraphRequests();
+
+        const result = await ask("{ session { id referrals { ubrn } } }");
+
+        expect(result.data).toEqual({ session: null });
+        expect(result.errors).toBeUndefined();
+        // The router asked the gateway (a router that failed to would answer null too).
+        expect(subgraphRequests()).toBe(before + 1);
+        expect(referrals.received).toEqual([]);
+      });
+
+      it("refuses a client that selects the credentials field: it does not exist in the supergraph's API", async () => {
         const { token } = await spineSession();
 
-        const result = await ask(`{ session { ${aliases} } }`, { token });
+        const result = await ask("{ session { id credentials { spine { sessionKey asid } } } }", { token });
 
-        expect(result.errors?.map((error) => [error.extensions?.["code"], error.message])).toEqual([["GRAPHQL_VALIDATION_FAILED", "The operation is too complex."]]);
-        expect(result.data?.["session"] ?? null).toBeNull();
+        expect(result.data ?? undefined).toBeUndefined();
+        expect(result.errors).toHaveLength(1);
+        expect(result.errors![0]!.extensions?.["code"]).toBe("GRAPHQL_VALIDATION_FAILED");
+        expect(result.errors![0]!.message).toMatch(/^Cannot query field "credentials" on type "Session"\./);
       });
 
-      it("refuses selecting a role without a session as UNAUTHENTICATED", async () => {
-        const result = await ask('mutation { selectRole(input: { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }) { token } }');
+      describe("a mutation's payload joined with another subgraph", () => {
+        it("hands on the credentials of the session createSession just opened", async () => {
+          const result = await ask(
+            "mutation ($token: String!) { createSession(input: { token: $token }) { token session { id referrals { ubrn } } } }",
+            {
+              variables: { token: spineUser.smartcardToken },
+            },
+          );
 
-        expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
+          expect(result.errors).toBeUndefined();
+          const { token, session } = result.data!["createSession"] as { token: string; session: { id: string; referrals: unknown } };
+          expect(session.referrals).toEqual([{ ubrn: `ubrn-for-${stack.spine.asid}` }]);
+          // Spine's key for the new session, as the gateway sends it when the session selects a role.
+          await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token });
+          expect(referrals.received).toEqual([
+            { __typename: "Session", id: session.id, credentials: { spine: { sessionKey: lastSessionKey(), asid: stack.spine.asid }, idp: null } },
+          ]);
+        });
+
+        it("hands on the credentials of the session selectRole just rotated", async () => {
+          const opened = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
+
+          const result = await ask(
+            'mutation { selectRole(input: { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }) { session { id roleSelected referrals { ubrn } } } }',
+            {
+              token: opened.data!.createSession.token!,
+            },
+          );
+
+          expect(result.errors).toBeUndefined();
+          const { session } = result.data!["selectRole"] as { session: { id: string } };
+          expect(session).toEqual({
+            id: opened.data!.createSession.session.id,
+            roleSelected: true,
+            referrals: [{ ubrn: `ubrn-for-${stack.spine.asid}` }],
+          });
+          expect(referrals.received).toEqual([
+            { __typename: "Session", id: session.id, credentials: { spine: { sessionKey: lastSessionKey(), asid: stack.spine.asid }, idp: null } },
+          ]);
+        });
+
+        it("hands on the credentials of the session signin just opened, not those of the session the caller came with", async () => {
+          const { token: held } = await spineSession();
+
+          const result = await ask(
+            "mutation ($email: String!, $password: String!) { signin(input: { email: $email, password: $password }) { session { id referrals { ubrn } } } }",
+            {
+              token: held,
+              variables: { email: idpUser.email, password: idpUser.password },
+            },
+          );
+
+          expect(result.errors).toBeUndefined();
+          const { session } = result.data!["signin"] as { session: { id: string } };
+          expect(session).toEqual({ id: expect.any(String), referrals: [{ ubrn: `ubrn-for-${IDP_DEMO.clientId}` }] });
+          expect(referrals.received).toEqual([
+            {
+              __typename: "Session",
+              id: session.id,
+              credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken: lastAccessToken(), from: idpUser.email } },
+            },
+          ]);
+        });
       });
 
-      it("refuses a malformed email as BAD_USER_INPUT before the IdP is asked", async () => {
-        const idpCalls = stack.idp.calls("signin").length;
-
-        const result = await ask('mutation { signin(input: { email: "not-an-email", password: "x" }) { token } }');
-
-        expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["BAD_USER_INPUT"]);
-        expect(stack.idp.calls("signin")).toHaveLength(idpCalls);
-      });
-
-      if (splitsMutations) {
-        it("runs each aliased sensitive mutation as its own subgraph request, so the per-document rule cannot see them together", async () => {
+      describe("refusals keep their codes", () => {
+        it("refuses a document over the limits as too complex", async () => {
+          const aliases = Array.from({ length: 11 }, (_, index) => `a${index}: id`).join(" ");
           const { token } = await spineSession();
 
-          const result = await ask("mutation { a: signout b: signout }", { token });
+          const result = await ask(`{ session { ${aliases} } }`, { token });
 
-          // The first ends the session; the second finds none. Both ran.
-          expect(result).toMatchObject({ data: { a: true, b: false } });
-        });
-      } else {
-        it("refuses two sensitive mutations in one document, with the code", async () => {
-          const { token } = await spineSession();
-
-          const result = await ask("mutation { a: signout b: signout }", { token });
-
-          expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
-          expect((await ask("{ session { id } }", { token })).data).toEqual({ session: { id: expect.any(String) } });
-        });
-      }
-    });
-
-    it("signs the caller out, at the gateway and at Spine", async () => {
-      const { token, sessionKey } = await spineSession();
-
-      const result = await ask("mutation { signout }", { token });
-
-      expect(result).toEqual({ status: 200, data: { signout: true } });
-      expect(stack.spine.calls("A003").at(-1)?.headers["http_x_session_key"]).toBe(sessionKey);
-      expect((await ask("{ session { id } }", { token })).data).toEqual({ session: null });
-    });
-
-    describe("the client's address", () => {
-      const wrongSignin = (email: string, from: string, forwardedFor?: string) =>
-        ask("mutation ($email: String!) { signin(input: { email: $email, password: \"wrong-password\" }) { token } }", {
-          variables: { email },
-          from,
-          headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor },
+          expect(result.errors?.map((error) => [error.extensions?.["code"], error.message])).toEqual([
+            ["GRAPHQL_VALIDATION_FAILED", "The operation is too complex."],
+          ]);
+          expect(result.data?.["session"] ?? null).toBeNull();
         });
 
-      it("names the client, not the router, in the audit trail, whatever X-Forwarded-For the client sent", async () => {
-        const email = `audit-${name.replace(/\W/g, "")}@example.nhs.uk`;
+        it("refuses selecting a role without a session as UNAUTHENTICATED", async () => {
+          const result = await ask('mutation { selectRole(input: { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }) { token } }');
 
-        await wrongSignin(email, addresses.signins, "203.0.113.7");
+          expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
+        });
 
-        expect(stack.audit.filter((event) => event["event"] === "signin" && event["outcome"] === "failure").at(-1)).toMatchObject({ clientAddress: addresses.signins });
-      });
+        it("refuses a malformed email as BAD_USER_INPUT before the IdP is asked", async () => {
+          const idpCalls = stack.idp.calls("signin").length;
 
-      it("counts sign-in failures against the client's own address: a forged X-Forwarded-For moves nothing", async () => {
-        const tag = name.replace(/\W/g, "");
-        // Each attempt names another account (so no account locks) and claims another address.
-        for (let attempt = 0; attempt < MAX_FAILURES_PER_ADDRESS; attempt += 1) {
-          const answer = await wrongSignin(`address-${tag}-${attempt}@example.nhs.uk`, addresses.forged, `198.51.100.${attempt}`);
-          expect(answer.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
+          const result = await ask('mutation { signin(input: { email: "not-an-email", password: "x" }) { token } }');
+
+          expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["BAD_USER_INPUT"]);
+          expect(stack.idp.calls("signin")).toHaveLength(idpCalls);
+        });
+
+        if (splitsMutations) {
+          it("runs each aliased sensitive mutation as its own subgraph request, so the per-document rule cannot see them together", async () => {
+            const { token } = await spineSession();
+
+            const result = await ask("mutation { a: signout b: signout }", { token });
+
+            // The first ends the session; the second finds none. Both ran.
+            expect(result).toMatchObject({ data: { a: true, b: false } });
+          });
+        } else {
+          it("refuses two sensitive mutations in one document, with the code", async () => {
+            const { token } = await spineSession();
+
+            const result = await ask("mutation { a: signout b: signout }", { token });
+
+            expect(result.errors?.map((error) => error.extensions?.["code"])).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+            expect((await ask("{ session { id } }", { token })).data).toEqual({ session: { id: expect.any(String) } });
+          });
         }
-        const idpCalls = stack.idp.calls("signin").length;
-
-        const limited = await wrongSignin(`address-${tag}-next@example.nhs.uk`, addresses.forged, "198.51.100.250");
-        const bystander = await wrongSignin(`address-${tag}-bystander@example.nhs.uk`, addresses.bystander);
-
-        expect(limited.errors?.map((error) => error.extensions?.["code"])).toEqual(["RATE_LIMITED"]);
-        expect(bystander.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
-        expect(stack.idp.calls("signin")).toHaveLength(idpCalls + 1);
       });
-    });
 
-    it("lets a document of 20 aliased wrong-password sign-ins reach the IdP at most the per-account limit", async () => {
-      const email = `aliased-${name.replace(/\W/g, "")}@example.nhs.uk`;
-      const aliases = Array.from({ length: 20 }, (_, index) => `a${index}: signin(input: { email: "${email}", password: "wrong-${index}" }) { token }`).join("\n");
-      const idpCalls = (): number => stack.idp.calls("signin").filter((call) => (call.body as { email: string }).email === email).length;
+      it("signs the caller out, at the gateway and at Spine", async () => {
+        const { token, sessionKey } = await spineSession();
 
-      const result = await ask(`mutation { ${aliases} }`, { from: addresses.aliased });
+        const result = await ask("mutation { signout }", { token });
 
-      expect(result.data ?? null).toBeNull();
-      expect(result.errors?.length).toBeGreaterThan(0);
-      // Apollo Gateway sends the document as one request, which the per-document rule refuses
-      // (no IdP call); Hive Gateway runs the aliases one by one, in order, and stops at the first
-      // refusal (a sign-in's payload is non-null): 1 call. The per-account limit is the bound
-      // that holds whatever a router does.
-      expect(idpCalls()).toBeLessThanOrEqual(MAX_FAILURES_PER_ACCOUNT);
-    });
+        expect(result).toEqual({ status: 200, data: { signout: true } });
+        expect(stack.spine.calls("A003").at(-1)?.headers["http_x_session_key"]).toBe(sessionKey);
+        expect((await ask("{ session { id } }", { token })).data).toEqual({ session: null });
+      });
 
-    it("composes an API schema without the credentials, and a supergraph without the secret", () => {
-      expect(supergraphSdl).toMatch(/credentials: SessionCredentials[^\n]*@inaccessible/);
-      expect(supergraphSdl).not.toContain(ROUTER_SECRET);
-    });
-  });
+      describe("the client's address", () => {
+        const wrongSignin = (email: string, from: string, forwardedFor?: string) =>
+          ask('mutation ($email: String!) { signin(input: { email: $email, password: "wrong-password" }) { token } }', {
+            variables: { email },
+            from,
+            headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor },
+          });
+
+        it("names the client, not the router, in the audit trail, whatever X-Forwarded-For the client sent", async () => {
+          const email = `audit-${name.replace(/\W/g, "")}@example.nhs.uk`;
+
+          await wrongSignin(email, addresses.signins, "203.0.113.7");
+
+          expect(stack.audit.filter((event) => event["event"] === "signin" && event["outcome"] === "failure").at(-1)).toMatchObject({
+            clientAddress: addresses.signins,
+          });
+        });
+
+        it("counts sign-in failures against the client's own address: a forged X-Forwarded-For moves nothing", async () => {
+          const tag = name.replace(/\W/g, "");
+          // Each attempt names another account (so no account locks) and claims another address.
+          for (let attempt = 0; attempt < MAX_FAILURES_PER_ADDRESS; attempt += 1) {
+            const answer = await wrongSignin(`address-${tag}-${attempt}@example.nhs.uk`, addresses.forged, `198.51.100.${attempt}`);
+            expect(answer.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
+          }
+          const idpCalls = stack.idp.calls("signin").length;
+
+          const limited = await wrongSignin(`address-${tag}-next@example.nhs.uk`, addresses.forged, "198.51.100.250");
+          const bystander = await wrongSignin(`address-${tag}-bystander@example.nhs.uk`, addresses.bystander);
+
+          expect(limited.errors?.map((error) => error.extensions?.["code"])).toEqual(["RATE_LIMITED"]);
+          expect(bystander.errors?.map((error) => error.extensions?.["code"])).toEqual(["UNAUTHENTICATED"]);
+          expect(stack.idp.calls("signin")).toHaveLength(idpCalls + 1);
+        });
+      });
+
+      it("lets a document of 20 aliased wrong-password sign-ins reach the IdP at most the per-account limit", async () => {
+        const email = `aliased-${name.replace(/\W/g, "")}@example.nhs.uk`;
+        const aliases = Array.from(
+          { length: 20 },
+          (_, index) => `a${index}: signin(input: { email: "${email}", password: "wrong-${index}" }) { token }`,
+        ).join("\n");
+        const idpCalls = (): number => stack.idp.calls("signin").filter((call) => (call.body as { email: string }).email === email).length;
+
+        const result = await ask(`mutation { ${aliases} }`, { from: addresses.aliased });
+
+        expect(result.data ?? null).toBeNull();
+        expect(result.errors?.length).toBeGreaterThan(0);
+        // Apollo Gateway sends the document as one request, which the per-document rule refuses
+        // (no IdP call); Hive Gateway runs the aliases one by one, in order, and stops at the first
+        // refusal (a sign-in's payload is non-null): 1 call. The per-account limit is the bound
+        // that holds whatever a router does.
+        expect(idpCalls()).toBeLessThanOrEqual(MAX_FAILURES_PER_ACCOUNT);
+      });
+
+      it("composes an API schema without the credentials, and a supergraph without the secret", () => {
+        expect(supergraphSdl).toMatch(/credentials: SessionCredentials[^\n]*@inaccessible/);
+        expect(supergraphSdl).not.toContain(ROUTER_SECRET);
+      });
+    },
+  );
 
   it("composes an API schema without the credentials (Apollo's API schema)", () => {
     const composed = composeServices([
@@ -413,16 +479,42 @@ describe("the gateway as a Federation 2 subgraph", () => {
     ]);
     const apiSchema: GraphQLSchema = composed.schema!.toAPISchema().toGraphQLJSSchema();
     const session = apiSchema.getType("Session") as GraphQLObjectType;
-    expect(Object.keys(session.getFields()).sort()).toEqual(["createdAt", "expiresAt", "id", "permission", "provider", "referrals", "roleSelected", "user"]);
-    for (const hidden of ["SessionCredentials", "SpineSessionCredentials", "IdpSessionCredentials", "_Entity", "_Service"]) expect(apiSchema.getType(hidden)).toBeUndefined();
+    expect(Object.keys(session.getFields()).sort()).toEqual([
+      "createdAt",
+      "expiresAt",
+      "id",
+      "permission",
+      "provider",
+      "referrals",
+      "roleSelected",
+      "user",
+    ]);
+    for (const hidden of ["SessionCredentials", "SpineSessionCredentials", "IdpSessionCredentials", "_Entity", "_Service"])
+      expect(apiSchema.getType(hidden)).toBeUndefined();
     expect(Object.keys(apiSchema.getQueryType()!.getFields()).sort()).toEqual(["me", "session"]);
   });
 
   const ENTITIES = /* GraphQL */ `
     query ($representations: [_Any!]!) {
       _entities(representations: $representations) {
-        ... on Session { id credentials { spine { sessionKey asid } idp { clientId accessToken from } } }
-        ... on User { id displayName }
+        ... on Session {
+          id
+          credentials {
+            spine {
+              sessionKey
+              asid
+            }
+            idp {
+              clientId
+              accessToken
+              from
+            }
+          }
+        }
+        ... on User {
+          id
+          displayName
+        }
       }
     }
   `;
@@ -437,7 +529,9 @@ describe("the gateway as a Federation 2 subgraph", () => {
       const answer = await direct(stack, ENTITIES, { representations: [{ __typename: "Session", id }] }, { authorization: `Bearer ${token}` });
 
       expect(answer.status).toBe(401);
-      expect(JSON.parse(answer.text)).toEqual({ errors: [{ message: "This endpoint answers the router only.", extensions: { code: "UNAUTHENTICATED" } }] });
+      expect(JSON.parse(answer.text)).toEqual({
+        errors: [{ message: "This endpoint answers the router only.", extensions: { code: "UNAUTHENTICATED" } }],
+      });
       expect(answer.text).not.toContain(sessionKey);
       expect(stack.spine.calls()).toHaveLength(spineCalls);
       // The one line written is the request line: no session lookup, no store trouble, no resolver ran.
@@ -452,7 +546,12 @@ describe("the gateway as a Federation 2 subgraph", () => {
       const { token, sessionKey } = await spineSession();
       const { id } = (await stack.post({ query: "{ session { id } }" }, { token })).data.session as { id: string };
 
-      const answer = await direct(stack, ENTITIES, { representations: [{ __typename: "Session", id }] }, { authorization: `Bearer ${token}`, "router-secret": secret });
+      const answer = await direct(
+        stack,
+        ENTITIES,
+        { representations: [{ __typename: "Session", id }] },
+        { authorization: `Bearer ${token}`, "router-secret": secret },
+      );
 
       expect(answer.status).toBe(401);
       expect(answer.text).not.toContain(sessionKey);
@@ -460,11 +559,20 @@ describe("the gateway as a Federation 2 subgraph", () => {
 
     it("resolves the caller's own Session and User entities for the router", async () => {
       const { token, sessionKey } = await spineSession();
-      const { id, user } = (await stack.post({ query: "{ session { id user { id } } }" }, { token })).data.session as { id: string; user: { id: string } };
+      const { id, user } = (await stack.post({ query: "{ session { id user { id } } }" }, { token })).data.session as {
+        id: string;
+        user: { id: string };
+      };
 
-      const answer = await direct(stack, 
+      const answer = await direct(
+        stack,
         ENTITIES,
-        { representations: [{ __typename: "Session", id }, { __typename: "User", id: user.id }] },
+        {
+          representations: [
+            { __typename: "Session", id },
+            { __typename: "User", id: user.id },
+          ],
+        },
         { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET },
       );
 
@@ -482,12 +590,26 @@ describe("the gateway as a Federation 2 subgraph", () => {
     it("hands on an IdP session's client id, access token and sign-in email, never the organisation's API token", async () => {
       const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
       const { token, session } = signedIn.data!.signin;
-      const accessToken = decodeURIComponent(stack.idp.calls().filter((call) => call.route === "userinfo").at(-1)!.path.split("/").pop()!);
+      const accessToken = decodeURIComponent(
+        stack.idp
+          .calls()
+          .filter((call) => call.route === "userinfo")
+          .at(-1)!
+          .path.split("/")
+          .pop()!,
+      );
 
-      const answer = await direct(stack, ENTITIES, { representations: [{ __typename: "Session", id: session.id }] }, { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET });
+      const answer = await direct(
+        stack,
+        ENTITIES,
+        { representations: [{ __typename: "Session", id: session.id }] },
+        { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET },
+      );
 
       expect(JSON.parse(answer.text)).toEqual({
-        data: { _entities: [{ id: session.id, credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken, from: idpUser.email } } }] },
+        data: {
+          _entities: [{ id: session.id, credentials: { spine: null, idp: { clientId: IDP_DEMO.clientId, accessToken, from: idpUser.email } } }],
+        },
       });
       expect(answer.text).not.toContain(IDP_DEMO.apiToken);
     });
@@ -497,9 +619,15 @@ describe("the gateway as a Federation 2 subgraph", () => {
       const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
       const theirs = signedIn.data!.signin.session;
 
-      const answer = await direct(stack, 
+      const answer = await direct(
+        stack,
         ENTITIES,
-        { representations: [{ __typename: "Session", id: theirs.id }, { __typename: "User", id: theirs.user.id }] },
+        {
+          representations: [
+            { __typename: "Session", id: theirs.id },
+            { __typename: "User", id: theirs.user.id },
+          ],
+        },
         { authorization: `Bearer ${mine.token}`, "router-secret": ROUTER_SECRET },
       );
 
@@ -516,7 +644,10 @@ describe("the gateway as a Federation 2 subgraph", () => {
       const asGraphQLResponse = await direct(stack, query, {}, { "router-secret": ROUTER_SECRET, accept: "application/graphql-response+json" });
       const onGraphql = await stack.post({ query });
 
-      expect([asJson.status, (JSON.parse(asJson.text) as { errors: Array<{ extensions: { code: string } }> }).errors.map((error) => error.extensions.code)]).toEqual([200, [code]]);
+      expect([
+        asJson.status,
+        (JSON.parse(asJson.text) as { errors: Array<{ extensions: { code: string } }> }).errors.map((error) => error.extensions.code),
+      ]).toEqual([200, [code]]);
       // The GraphQL-over-HTTP spec's own media type keeps its 400, and /graphql keeps today's statuses.
       expect(asGraphQLResponse.status).toBe(400);
       expect([onGraphql.status, onGraphql.errors?.map((error) => error.extensions?.["code"])]).toEqual([400, [code]]);
@@ -533,7 +664,9 @@ describe("the gateway as a Federation 2 subgraph", () => {
       });
 
       expect(response.status).toBe(400);
-      expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors.map((error) => error.extensions.code)).toEqual(["BAD_REQUEST"]);
+      expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors.map((error) => error.extensions.code)).toEqual([
+        "BAD_REQUEST",
+      ]);
     });
 
     it("resolves every entity to null for a caller without a session", async () => {
@@ -553,7 +686,9 @@ describe("the gateway as a Federation 2 subgraph", () => {
     );
 
     // TRUSTED_PROXY_HOPS is 0 here: the socket's peer, as before routers came along.
-    expect(stack.audit.filter((event) => event["event"] === "signin" && event["outcome"] === "failure").at(-1)).toMatchObject({ clientAddress: "127.0.0.1" });
+    expect(stack.audit.filter((event) => event["event"] === "signin" && event["outcome"] === "failure").at(-1)).toMatchObject({
+      clientAddress: "127.0.0.1",
+    });
   });
 
   it("keeps _entities, _service and the credentials off the public /graphql", async () => {
@@ -572,10 +707,23 @@ describe("the gateway as a Federation 2 subgraph", () => {
   it("writes neither the router secret nor any handed-on credential to the log", async () => {
     const { token, sessionKey } = await spineSession();
     const { id } = (await stack.post({ query: "{ session { id } }" }, { token })).data.session as { id: string };
-    await direct(stack, ENTITIES, { representations: [{ __typename: "Session", id }] }, { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET });
+    await direct(
+      stack,
+      ENTITIES,
+      { representations: [{ __typename: "Session", id }] },
+      { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET },
+    );
     const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
-    const accessToken = decodeURIComponent(stack.idp.calls().filter((call) => call.route === "userinfo").at(-1)!.path.split("/").pop()!);
-    await direct(stack, 
+    const accessToken = decodeURIComponent(
+      stack.idp
+        .calls()
+        .filter((call) => call.route === "userinfo")
+        .at(-1)!
+        .path.split("/")
+        .pop()!,
+    );
+    await direct(
+      stack,
       ENTITIES,
       { representations: [{ __typename: "Session", id: signedIn.data!.signin.session.id }] },
       { authorization: `Bearer ${signedIn.data!.signin.token}`, "router-secret": ROUTER_SECRET },

@@ -396,24 +396,21 @@ describe("IdP flow: user info read fresh (USER_INFO_CACHE_TTL_SECONDS=0)", () =>
     expect(stack.idp.calls("userinfo")).toHaveLength(2);
   });
 
-  it.each([401, 404] as const)(
-    "ends the gateway session when the IdP ended the access token (answering %p)",
-    async (status) => {
-      const token = await signin(stack);
-      stack.idp.setNotAuthenticatedStatus(status);
-      stack.idp.expireTokensOf(documentedUser.email);
-      stack.idp.resetCalls();
+  it.each([401, 404] as const)("ends the gateway session when the IdP ended the access token (answering %p)", async (status) => {
+    const token = await signin(stack);
+    stack.idp.setNotAuthenticatedStatus(status);
+    stack.idp.expireTokensOf(documentedUser.email);
+    stack.idp.resetCalls();
 
-      const me = await stack.execute(MeDocument, {}, { token });
+    const me = await stack.execute(MeDocument, {}, { token });
 
-      expect(me.errors).toBeUndefined();
-      expect(me.data!.me).toBeNull();
-      expect(stack.idp.calls("userinfo")).toHaveLength(1);
-      const session = await stack.execute(CurrentSessionDocument, {}, { token });
-      expect(session.data!.session).toBeNull();
-      expect(stack.idp.calls("userinfo")).toHaveLength(1);
-    },
-  );
+    expect(me.errors).toBeUndefined();
+    expect(me.data!.me).toBeNull();
+    expect(stack.idp.calls("userinfo")).toHaveLength(1);
+    const session = await stack.execute(CurrentSessionDocument, {}, { token });
+    expect(session.data!.session).toBeNull();
+    expect(stack.idp.calls("userinfo")).toHaveLength(1);
+  });
 
   it("ends the gateway session once the access token's 600 s lifetime is over", async () => {
     const token = await signin(stack);

@@ -32,10 +32,12 @@ function operationsIn(...folders: string[]): Operation[] {
     readdirSync(new URL(`../../${folder}/`, import.meta.url))
       .filter((file) => file.endsWith(".graphql"))
       .flatMap((file) =>
-        Object.entries(separateOperations(parse(readFileSync(new URL(`../../${folder}/${file}`, import.meta.url), "utf8")))).map(([name, document]) => {
-          const definition = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
-          return { name: `${folder}/${file}: ${name}`, kind: definition.operation as "query" | "mutation", text: print(document), definition };
-        }),
+        Object.entries(separateOperations(parse(readFileSync(new URL(`../../${folder}/${file}`, import.meta.url), "utf8")))).map(
+          ([name, document]) => {
+            const definition = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+            return { name: `${folder}/${file}: ${name}`, kind: definition.operation as "query" | "mutation", text: print(document), definition };
+          },
+        ),
       ),
   );
 }
@@ -76,7 +78,10 @@ describe("the fast path answers as Apollo's path does", () => {
     });
     const body = await response.text();
     const requestId = response.headers.get("x-request-id") ?? "";
-    const line = await waitFor(() => stack.logs.find((l) => l["msg"] === "request" && l["requestId"] === requestId), { timeoutMs: 5_000, what: "the request line" });
+    const line = await waitFor(() => stack.logs.find((l) => l["msg"] === "request" && l["requestId"] === requestId), {
+      timeoutMs: 5_000,
+      what: "the request line",
+    });
     const given = await Promise.all(answers.mock.results.slice(calls).map((result) => result.value as Promise<FastAnswer | undefined>));
     return {
       status: response.status,
@@ -95,17 +100,24 @@ describe("the fast path answers as Apollo's path does", () => {
   const cookieOf = (token: string): Record<string, string> => ({ cookie: `${SESSION_COOKIE_NAME}=${token}` });
 
   async function signinCookie(): Promise<string> {
-    const answer = await send({ body: { query: MUTATIONS.find((m) => m.name.endsWith(": Signin"))!.text, variables: { email: idpUser.email, password: idpUser.password } } });
+    const answer = await send({
+      body: { query: MUTATIONS.find((m) => m.name.endsWith(": Signin"))!.text, variables: { email: idpUser.email, password: idpUser.password } },
+    });
     return new RegExp(`${SESSION_COOKIE_NAME}=([^;]+)`).exec(answer.headers["set-cookie"] ?? "")![1]!;
   }
 
   async function spineSessionCookie(selectRole: boolean): Promise<string> {
-    const created = await send({ body: { query: MUTATIONS.find((m) => m.name.endsWith(": CreateSession"))!.text, variables: { token: spineUser.smartcardToken } } });
+    const created = await send({
+      body: { query: MUTATIONS.find((m) => m.name.endsWith(": CreateSession"))!.text, variables: { token: spineUser.smartcardToken } },
+    });
     const token = new RegExp(`${SESSION_COOKIE_NAME}=([^;]+)`).exec(created.headers["set-cookie"] ?? "")![1]!;
     if (!selectRole) return token;
     const role = spineUser.permissions[0]!;
     const selected = await send({
-      body: { query: MUTATIONS.find((m) => m.name.endsWith(": SelectRole"))!.text, variables: { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier } },
+      body: {
+        query: MUTATIONS.find((m) => m.name.endsWith(": SelectRole"))!.text,
+        variables: { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier },
+      },
       headers: cookieOf(token),
     });
     return new RegExp(`${SESSION_COOKIE_NAME}=([^;]+)`).exec(selected.headers["set-cookie"] ?? "")![1]!;
@@ -156,7 +168,10 @@ describe("the fast path answers as Apollo's path does", () => {
     });
 
     it("asked for application/graphql-response+json: the same content type and bytes", async () => {
-      const [apollo, fast] = await bothWays({ body: { query: unseen(query.text), variables: null }, headers: { authorization: `Bearer ${idpToken}`, accept: "application/graphql-response+json" } });
+      const [apollo, fast] = await bothWays({
+        body: { query: unseen(query.text), variables: null },
+        headers: { authorization: `Bearer ${idpToken}`, accept: "application/graphql-response+json" },
+      });
       expect(apollo.headers["content-type"]).toBe("application/graphql-response+json; charset=utf-8");
       expect([apollo.fast, fast.fast]).toEqual([false, true]);
       expect({ ...fast, fast: undefined }).toEqual({ ...apollo, fast: undefined });
@@ -227,7 +242,11 @@ describe("the fast path answers as Apollo's path does", () => {
       const [, fast] = await bothWays({ body: { query: text }, headers });
       expect(fast.fast).toBe(true);
       const plain = await send({ body: { query: text }, headers: { ...headers, "content-type": "text/plain" } });
-      const get = await send({ method: "GET", path: `/graphql?${new URLSearchParams({ query: text })}`, headers: { authorization: headers.authorization, "content-type": "" } });
+      const get = await send({
+        method: "GET",
+        path: `/graphql?${new URLSearchParams({ query: text })}`,
+        headers: { authorization: headers.authorization, "content-type": "" },
+      });
       for (const answer of [plain, get]) {
         expect(answer).toMatchObject({ status: 400, fast: false });
         expect(answer.body).toContain("Cross-Site Request Forgery");
@@ -237,8 +256,14 @@ describe("the fast path answers as Apollo's path does", () => {
 });
 
 describe("FastPath", () => {
-  const context = (): GatewayContext => ({ log: pino({ level: "silent" }), outcome: { operation: null, rootFields: null, codes: new Set<string>() } }) as unknown as GatewayContext;
-  const post = (body: unknown, accept?: string): Parameters<FastPath["answer"]>[0] => ({ method: "POST", contentType: "application/json", accept, body });
+  const context = (): GatewayContext =>
+    ({ log: pino({ level: "silent" }), outcome: { operation: null, rootFields: null, codes: new Set<string>() } }) as unknown as GatewayContext;
+  const post = (body: unknown, accept?: string): Parameters<FastPath["answer"]>[0] => ({
+    method: "POST",
+    contentType: "application/json",
+    accept,
+    body,
+  });
   let fastPath: FastPath;
   let apollo: ReturnType<typeof createApollo>;
   beforeAll(async () => {
@@ -285,7 +310,9 @@ describe("FastPath", () => {
 
   it("never keeps a mutation: it stays on Apollo's path", async () => {
     const signout = "mutation Out { signout }";
-    await apollo.executeOperation({ query: signout }, { contextValue: { ...context(), scope: { session: async () => null } } as unknown as GatewayContext }).catch(() => undefined);
+    await apollo
+      .executeOperation({ query: signout }, { contextValue: { ...context(), scope: { session: async () => null } } as unknown as GatewayContext })
+      .catch(() => undefined);
     expect(await fastPath.answer(post({ query: signout }), context())).toBeUndefined();
   });
 
@@ -295,7 +322,8 @@ describe("FastPath", () => {
       await server.start();
       // Apollo's plugin list (its default plugins included) is not public; read here only to
       // catch a plugin added without the fast path learning what it does.
-      const plugins = (server as unknown as { internals: { plugins: Array<{ requestDidStart?: unknown; __internal_plugin_id__?: string }> } }).internals.plugins;
+      const plugins = (server as unknown as { internals: { plugins: Array<{ requestDidStart?: unknown; __internal_plugin_id__?: string }> } })
+        .internals.plugins;
       const perRequest = plugins.filter((plugin) => plugin.requestDidStart !== undefined);
       // DisableSuggestions (hideSchemaDetailsFromClientErrors) rewrites validation errors only;
       // a known query passed validation, so it has none.

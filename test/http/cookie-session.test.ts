@@ -66,7 +66,12 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await Stack.start({
-      env: { SESSION_COOKIE: "on", CORS_ORIGINS: LISTED, SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS), SESSION_ABSOLUTE_TIMEOUT_SECONDS: String(ABSOLUTE_SECONDS) },
+      env: {
+        SESSION_COOKIE: "on",
+        CORS_ORIGINS: LISTED,
+        SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
+        SESSION_ABSOLUTE_TIMEOUT_SECONDS: String(ABSOLUTE_SECONDS),
+      },
     });
   });
   afterAll(() => stack.close());
@@ -114,14 +119,21 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
     const old = await spineSession();
     const [permission] = spineUser.permissions;
 
-    const answer = await send(stack.url, SelectRoleDocument, { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier }, { cookie: `__Host-session=${old}` });
+    const answer = await send(
+      stack.url,
+      SelectRoleDocument,
+      { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier },
+      { cookie: `__Host-session=${old}` },
+    );
 
     expect(answer.body?.data.selectRole.token).toBeNull();
     const rotated = sessionCookieOf(answer);
     expect(rotated.value).not.toBe(old);
     expect(rotated.attributes).toMatchObject({ path: "/", secure: true, httponly: true, samesite: "Strict" });
     expect((await send(stack.url, CurrentSessionDocument, {}, { cookie: `__Host-session=${old}` })).body?.data.session).toBeNull();
-    expect((await send(stack.url, CurrentSessionDocument, {}, { cookie: `__Host-session=${rotated.value}` })).body?.data.session.permission).toMatchObject({
+    expect(
+      (await send(stack.url, CurrentSessionDocument, {}, { cookie: `__Host-session=${rotated.value}` })).body?.data.session.permission,
+    ).toMatchObject({
       businessFunction: permission!.businessFunction,
     });
   });
@@ -183,12 +195,19 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
     const created = sessionCookieOf(await send(stack.url, CreateSessionDocument, { token: spineUser.smartcardToken })).value;
     const [permission] = spineUser.permissions;
     const rotated = sessionCookieOf(
-      await send(stack.url, SelectRoleDocument, { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier }, { cookie: `__Host-session=${created}` }),
+      await send(
+        stack.url,
+        SelectRoleDocument,
+        { businessFunction: permission!.businessFunction, orgIdentifier: permission!.orgIdentifier },
+        { cookie: `__Host-session=${created}` },
+      ),
     ).value;
     const requestId = `cookie-log-${randomUUID()}`;
     await send(stack.url, SignoutDocument, {}, { cookie: `__Host-session=${rotated}`, headers: { "x-request-id": requestId } });
     // Request lines are written when the response closes: the last one, once it is there.
-    await waitFor(() => stack.logs.some((line) => line["msg"] === "request" && line["requestId"] === requestId), { what: "the sign-out's request line" });
+    await waitFor(() => stack.logs.some((line) => line["msg"] === "request" && line["requestId"] === requestId), {
+      what: "the sign-out's request line",
+    });
 
     const written = JSON.stringify([stack.logs, stack.audit]);
     expect(stack.logs.length).toBeGreaterThan(0);
@@ -262,7 +281,9 @@ describe("cookie mode (SESSION_COOKIE=on)", () => {
 
   describe("the explorer at /explorer/", () => {
     it("serves its page, script and stylesheet under a content security policy that admits only this origin", async () => {
-      const responses = await Promise.all(["/explorer/", "/explorer/explorer.js", "/explorer/explorer.css"].map((path) => fetch(`${stack.url}${path}`)));
+      const responses = await Promise.all(
+        ["/explorer/", "/explorer/explorer.js", "/explorer/explorer.css"].map((path) => fetch(`${stack.url}${path}`)),
+      );
 
       for (const response of responses) {
         expect(response.status).toBe(200);

@@ -263,7 +263,11 @@ describe("HTTP server: /graphql, /healthz, /readyz", () => {
     const requests: Array<[string, (requestId: string) => Promise<Response>, { method: string; path: string; status: number }]> = [
       ["GET /healthz", (id) => fetch(`${stack.url}/healthz`, { headers: { "x-request-id": id } }), { method: "GET", path: "/healthz", status: 200 }],
       ["GET /readyz", (id) => fetch(`${stack.url}/readyz`, { headers: { "x-request-id": id } }), { method: "GET", path: "/readyz", status: 200 }],
-      ["an unknown path", (id) => fetch(`${stack.url}/nowhere?x=1`, { headers: { "x-request-id": id } }), { method: "GET", path: "/nowhere", status: 404 }],
+      [
+        "an unknown path",
+        (id) => fetch(`${stack.url}/nowhere?x=1`, { headers: { "x-request-id": id } }),
+        { method: "GET", path: "/nowhere", status: 404 },
+      ],
       [
         "POST /graphql",
         (id) =>
@@ -376,7 +380,9 @@ describe("HTTP server in production (NODE_ENV=production)", () => {
     expect(codes(result)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
     expect(JSON.stringify(result.errors)).not.toContain("Session");
     // In the gateway's words, not Apollo's advice to its developer ("pass introspection: true to ApolloServer").
-    expect(result.errors!.map((error) => error.message)).toEqual(["Introspection is turned off in production. The schema is published with the gateway (schema/schema.graphql)."]);
+    expect(result.errors!.map((error) => error.message)).toEqual([
+      "Introspection is turned off in production. The schema is published with the gateway (schema/schema.graphql).",
+    ]);
   });
 
   it("serves neither the explorer, the example app, the favicon nor demo data", async () => {
@@ -498,7 +504,12 @@ describe("HTTP server: limits on what one client may hold", () => {
   const sockets: Socket[] = [];
   beforeAll(async () => {
     stack = await Stack.start({
-      env: { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), HTTP_HEADERS_TIMEOUT_MS: "500", HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000", HTTP_MAX_CONNECTIONS: "8" },
+      env: {
+        HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        HTTP_HEADERS_TIMEOUT_MS: "500",
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000",
+        HTTP_MAX_CONNECTIONS: "8",
+      },
     });
   });
   afterEach(() => {
@@ -539,7 +550,9 @@ describe("HTTP server: limits on what one client may hold", () => {
       const cutOffAfterMs = await slow.closed;
       await served;
 
-      process.stdout.write(`slow body: cut off after ${Math.round(cutOffAfterMs)} ms; others served in at most ${Math.round(Math.max(...others))} ms\n`);
+      process.stdout.write(
+        `slow body: cut off after ${Math.round(cutOffAfterMs)} ms; others served in at most ${Math.round(Math.max(...others))} ms\n`,
+      );
       expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
       expect(cutOffAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
       expect(cutOffAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS + CHECK_MARGIN_MS);
@@ -589,10 +602,15 @@ describe("HTTP server: limits on what one client may hold", () => {
     expect(refusedAfterMs).toBeLessThan(500);
     held[0]!.socket.destroy();
     await held[0]!.closed;
-    await waitFor(async () => (await fetch(`${stack.url}/healthz`).then((response) => response.status, () => 0)) === 200);
+    await waitFor(
+      async () =>
+        (await fetch(`${stack.url}/healthz`).then(
+          (response) => response.status,
+          () => 0,
+        )) === 200,
+    );
   });
 });
-
 
 /** Issue 14: readiness probes of the backends are shared and reused, so /readyz cannot multiply calls to them. */
 describe("HTTP server: /readyz with its backend probes shared", () => {
@@ -638,7 +656,10 @@ describe("HTTP server: /readyz with its backend probes shared", () => {
   it("turns within the reuse interval when a backend goes down, and again when it comes back", async () => {
     const turned = async (expected: number): Promise<number> => {
       const started = performance.now();
-      await waitFor(async () => (await fetch(`${stack.url}/readyz`)).status === expected, { timeoutMs: 10_000, what: `/readyz answering ${expected}` });
+      await waitFor(async () => (await fetch(`${stack.url}/readyz`)).status === expected, {
+        timeoutMs: 10_000,
+        what: `/readyz answering ${expected}`,
+      });
       return performance.now() - started;
     };
     expect((await fetch(`${stack.url}/readyz`)).status).toBe(200);

@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hashSessionId } from "../../src/observability/audit.js";
 import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
-import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack } from "../support/harness.js";
 import { waitFor } from "../support/wait.js";
 
@@ -37,7 +44,9 @@ function event(fields: Record<string, unknown>): Record<string, unknown> {
 describe("audit trail of the session flows", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await Stack.start({ env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: "1", SESSION_IDLE_TIMEOUT_SECONDS: "600", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" } });
+    stack = await Stack.start({
+      env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: "1", SESSION_IDLE_TIMEOUT_SECONDS: "600", SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" },
+    });
   });
   afterAll(() => stack.close());
   beforeEach(() => {
@@ -49,15 +58,44 @@ describe("audit trail of the session flows", () => {
 
     const created = (await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }, sent(create))).data!.createSession;
     const sessionIdHash = hashSessionId(created.session.id);
-    expect(codes(await stack.execute(SelectRoleDocument, { businessFunction: "BOOKING_MANAGER", orgIdentifier: "R09" }, { token: created.token!, ...sent(refused) }))).toEqual(["FORBIDDEN"]);
-    const selected = (await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: created.token!, ...sent(select) })).data!.selectRole;
+    expect(
+      codes(
+        await stack.execute(
+          SelectRoleDocument,
+          { businessFunction: "BOOKING_MANAGER", orgIdentifier: "R09" },
+          { token: created.token!, ...sent(refused) },
+        ),
+      ),
+    ).toEqual(["FORBIDDEN"]);
+    const selected = (
+      await stack.execute(
+        SelectRoleDocument,
+        { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
+        { token: created.token!, ...sent(select) },
+      )
+    ).data!.selectRole;
     expect((await stack.execute(SignoutDocument, {}, { token: selected.token!, ...sent(signout) })).data).toEqual({ signout: true });
 
     const spine = { provider: "SPINE", userId: SPINE_USER_ID, asid: ASID, sessionIdHash };
     expect(stack.audit).toEqual([
       event({ event: "spine.session.created", outcome: "success", requestId: create, ...spine }),
-      event({ event: "refused.forbidden", outcome: "failure", reason: "ROLE_NOT_HELD", businessFunction: "BOOKING_MANAGER", orgIdentifier: "R09", requestId: refused, ...spine }),
-      event({ event: "role.selected", outcome: "success", businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01", requestId: select, ...spine }),
+      event({
+        event: "refused.forbidden",
+        outcome: "failure",
+        reason: "ROLE_NOT_HELD",
+        businessFunction: "BOOKING_MANAGER",
+        orgIdentifier: "R09",
+        requestId: refused,
+        ...spine,
+      }),
+      event({
+        event: "role.selected",
+        outcome: "success",
+        businessFunction: "REFERRING_CLINICIAN",
+        orgIdentifier: "R01",
+        requestId: select,
+        ...spine,
+      }),
       event({ event: "signout", outcome: "success", businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01", requestId: signout, ...spine }),
     ]);
     expect(sessionIdHash).not.toBe(created.session.id);
@@ -67,14 +105,30 @@ describe("audit trail of the session flows", () => {
     const [signin, refused, signout] = [newId(), newId(), newId()];
 
     const payload = (await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }, sent(signin))).data!.signin;
-    expect(codes(await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: payload.token!, ...sent(refused) }))).toEqual(["FORBIDDEN"]);
+    expect(
+      codes(
+        await stack.execute(
+          SelectRoleDocument,
+          { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
+          { token: payload.token!, ...sent(refused) },
+        ),
+      ),
+    ).toEqual(["FORBIDDEN"]);
     expect((await stack.execute(SignoutDocument, {}, { token: payload.token!, ...sent(signout) })).data).toEqual({ signout: true });
 
     const idp = { provider: "IDP", userId: payload.session.user.id, sessionIdHash: hashSessionId(payload.session.id) };
     expect(idp.userId).toMatch(/^idp:/);
     expect(stack.audit).toEqual([
       event({ event: "signin", outcome: "success", requestId: signin, ...idp }),
-      event({ event: "refused.forbidden", outcome: "failure", reason: "NOT_A_SPINE_SESSION", businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01", requestId: refused, ...idp }),
+      event({
+        event: "refused.forbidden",
+        outcome: "failure",
+        reason: "NOT_A_SPINE_SESSION",
+        businessFunction: "REFERRING_CLINICIAN",
+        orgIdentifier: "R01",
+        requestId: refused,
+        ...idp,
+      }),
       event({ event: "signout", outcome: "success", requestId: signout, ...idp }),
     ]);
   });
@@ -85,11 +139,13 @@ describe("audit trail of the session flows", () => {
 
     expect(codes(await stack.execute(SigninDocument, { email, password: "Wr0ng-pass" }, sent(wrong)))).toEqual(["UNAUTHENTICATED"]);
     expect(codes(await stack.execute(SigninDocument, { email, password: "Wr0ng-pass" }, sent(limited)))).toEqual(["RATE_LIMITED"]);
-    expect(codes(await stack.execute(CreateSessionDocument, { token: "AQIC5wM2LY4Sf-refused-by-spine-Xk29fQ=@AAJTSQACMDE=#" }, sent(refusedCard)))).toEqual([
-      "UNAUTHENTICATED",
-    ]);
+    expect(
+      codes(await stack.execute(CreateSessionDocument, { token: "AQIC5wM2LY4Sf-refused-by-spine-Xk29fQ=@AAJTSQACMDE=#" }, sent(refusedCard))),
+    ).toEqual(["UNAUTHENTICATED"]);
     stack.spine.inject("A001", { kind: "status", status: 503, times: 1 });
-    expect(codes(await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken }, sent(down)))).toEqual(["UPSTREAM_UNAVAILABLE"]);
+    expect(codes(await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken }, sent(down)))).toEqual([
+      "UPSTREAM_UNAVAILABLE",
+    ]);
 
     expect(stack.audit).toEqual([
       event({ event: "signin", outcome: "failure", reason: "UNAUTHENTICATED", provider: "IDP", requestId: wrong }),
@@ -117,7 +173,16 @@ describe("audit trail of the session flows", () => {
     expect((await stack.execute(MeDocument, {}, { token: busySession.token!, ...sent(after) })).data).toEqual({ me: null });
 
     expect(stack.audit).toEqual([
-      event({ event: "session.expired", outcome: "success", reason: "IDLE", provider: "SPINE", userId: SPINE_USER_ID, asid: ASID, sessionIdHash: hashSessionId(idleSession.session.id), requestId: idle }),
+      event({
+        event: "session.expired",
+        outcome: "success",
+        reason: "IDLE",
+        provider: "SPINE",
+        userId: SPINE_USER_ID,
+        asid: ASID,
+        sessionIdHash: hashSessionId(idleSession.session.id),
+        requestId: idle,
+      }),
       event({
         event: "session.expired",
         outcome: "success",
@@ -152,7 +217,9 @@ describe("audit trail of sessions nobody comes back for", () => {
 
   it("records the expiry of each abandoned session once, when it falls due, with who and which role but no request", async () => {
     const rotated = (await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken })).data!.createSession;
-    const spine = (await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: rotated.token! })).data!.selectRole;
+    const spine = (
+      await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: rotated.token! })
+    ).data!.selectRole;
     const idp = (await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password })).data!.signin;
     const ended = (await stack.execute(CreateSessionDocument, { token: SPINE_DEMO.users[1]!.smartcardToken })).data!.createSession;
     expect((await stack.execute(SignoutDocument, {}, { token: ended.token! })).data).toEqual({ signout: true });
@@ -167,8 +234,23 @@ describe("audit trail of sessions nobody comes back for", () => {
     const sessionEvent = { outcome: "success", reason: "IDLE", clientAddress: null, requestId: null };
     expect(events).toEqual(
       expect.arrayContaining([
-        event({ event: "session.expired", ...sessionEvent, provider: "SPINE", userId: SPINE_USER_ID, businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01", asid: ASID, sessionIdHash: hashSessionId(spine.session.id) }),
-        event({ event: "session.expired", ...sessionEvent, provider: "IDP", userId: idp.session.user.id, sessionIdHash: hashSessionId(idp.session.id) }),
+        event({
+          event: "session.expired",
+          ...sessionEvent,
+          provider: "SPINE",
+          userId: SPINE_USER_ID,
+          businessFunction: "REFERRING_CLINICIAN",
+          orgIdentifier: "R01",
+          asid: ASID,
+          sessionIdHash: hashSessionId(spine.session.id),
+        }),
+        event({
+          event: "session.expired",
+          ...sessionEvent,
+          provider: "IDP",
+          userId: idp.session.user.id,
+          sessionIdHash: hashSessionId(idp.session.id),
+        }),
       ]),
     );
     expect(events).toHaveLength(2);
@@ -194,8 +276,21 @@ describe("audit sink", () => {
       await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }, sent(requestId));
       await stack.close();
 
-      const lines = readFileSync(file, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines).toEqual([event({ event: "spine.session.created", outcome: "success", provider: "SPINE", userId: SPINE_USER_ID, asid: ASID, sessionIdHash: expect.any(String), requestId })]);
+      const lines = readFileSync(file, "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toEqual([
+        event({
+          event: "spine.session.created",
+          outcome: "success",
+          provider: "SPINE",
+          userId: SPINE_USER_ID,
+          asid: ASID,
+          sessionIdHash: expect.any(String),
+          requestId,
+        }),
+      ]);
       expect(stack.logs.some((line) => "event" in line || JSON.stringify(line).includes("spine.session.created"))).toBe(false);
     } finally {
       await stack.close();
@@ -219,9 +314,12 @@ describe("audit sink", () => {
 
       const requestId = newId();
       await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }, sent(requestId));
-      expect(stack.logs.filter((line) => line["msg"] === "audit event lost: the audit sink has failed" && (line["audit"] as Record<string, unknown>)["requestId"] === requestId)).toEqual([
-        expect.objectContaining({ level: 50, audit: { event: "signin", outcome: "success", requestId } }),
-      ]);
+      expect(
+        stack.logs.filter(
+          (line) =>
+            line["msg"] === "audit event lost: the audit sink has failed" && (line["audit"] as Record<string, unknown>)["requestId"] === requestId,
+        ),
+      ).toEqual([expect.objectContaining({ level: 50, audit: { event: "signin", outcome: "success", requestId } })]);
       const metrics = await (await fetch(`${stack.url}/metrics`)).text();
       expect(metrics).toContain('gateway_audit_events_total{event="signin",result="dropped"} 1');
     } finally {

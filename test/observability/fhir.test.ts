@@ -24,28 +24,74 @@ describe("toFhirAuditEvent", () => {
     [
       "spine.session.created",
       { ...base, event: "spine.session.created", outcome: "success" },
-      { subtype: [{ system: DCM, code: "110122", display: "Login" }, { system: EVENTS, code: "spine.session.created" }], outcome: "0" },
+      {
+        subtype: [
+          { system: DCM, code: "110122", display: "Login" },
+          { system: EVENTS, code: "spine.session.created" },
+        ],
+        outcome: "0",
+      },
     ],
     [
       "signin (failure)",
-      { ...base, event: "signin", outcome: "failure", reason: "UNAUTHENTICATED", provider: AuthProvider.IDP, userId: null, asid: null, sessionIdHash: null },
-      { subtype: [{ system: DCM, code: "110122", display: "Login" }, { system: EVENTS, code: "signin" }], outcome: "4", outcomeDesc: "UNAUTHENTICATED" },
+      {
+        ...base,
+        event: "signin",
+        outcome: "failure",
+        reason: "UNAUTHENTICATED",
+        provider: AuthProvider.IDP,
+        userId: null,
+        asid: null,
+        sessionIdHash: null,
+      },
+      {
+        subtype: [
+          { system: DCM, code: "110122", display: "Login" },
+          { system: EVENTS, code: "signin" },
+        ],
+        outcome: "4",
+        outcomeDesc: "UNAUTHENTICATED",
+      },
     ],
     [
       "role.selected",
       { ...base, event: "role.selected", outcome: "success", businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
       { subtype: [{ system: EVENTS, code: "role.selected" }], outcome: "0" },
     ],
-    ["signout", { ...base, event: "signout", outcome: "success" }, { subtype: [{ system: DCM, code: "110123", display: "Logout" }, { system: EVENTS, code: "signout" }], outcome: "0" }],
+    [
+      "signout",
+      { ...base, event: "signout", outcome: "success" },
+      {
+        subtype: [
+          { system: DCM, code: "110123", display: "Logout" },
+          { system: EVENTS, code: "signout" },
+        ],
+        outcome: "0",
+      },
+    ],
     [
       "session.expired",
       { ...base, event: "session.expired", outcome: "success", reason: "IDLE" },
-      { subtype: [{ system: DCM, code: "110123", display: "Logout" }, { system: EVENTS, code: "session.expired" }], outcome: "0", outcomeDesc: "IDLE" },
+      {
+        subtype: [
+          { system: DCM, code: "110123", display: "Logout" },
+          { system: EVENTS, code: "session.expired" },
+        ],
+        outcome: "0",
+        outcomeDesc: "IDLE",
+      },
     ],
     [
       "session.evicted",
       { ...base, event: "session.evicted", outcome: "success", reason: "SESSION_LIMIT" },
-      { subtype: [{ system: DCM, code: "110123", display: "Logout" }, { system: EVENTS, code: "session.evicted" }], outcome: "0", outcomeDesc: "SESSION_LIMIT" },
+      {
+        subtype: [
+          { system: DCM, code: "110123", display: "Logout" },
+          { system: EVENTS, code: "session.evicted" },
+        ],
+        outcome: "0",
+        outcomeDesc: "SESSION_LIMIT",
+      },
     ],
     [
       "refused.rate_limited",
@@ -71,15 +117,22 @@ describe("toFhirAuditEvent", () => {
     expect(resource.agent[0]).toEqual({
       who: event.userId === null ? { display: "unknown user" } : { identifier: { system: "urn:health-auth-gateway:user-id", value: event.userId } },
       requestor: true,
-      ...(event.businessFunction === null ? {} : { role: [{ coding: [{ system: "urn:health-auth-gateway:ers-business-function", code: event.businessFunction }] }] }),
+      ...(event.businessFunction === null
+        ? {}
+        : { role: [{ coding: [{ system: "urn:health-auth-gateway:ers-business-function", code: event.businessFunction }] }] }),
       network: { address: "203.0.113.7", type: "2" },
     });
     expect(resource.agent.slice(1)).toEqual(
-      event.orgIdentifier === null ? [] : [{ who: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: event.orgIdentifier } }, requestor: false }],
+      event.orgIdentifier === null
+        ? []
+        : [{ who: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: event.orgIdentifier } }, requestor: false }],
     );
     expect(resource.source).toEqual({
       site: "health-auth-gateway",
-      observer: { display: "health-auth-gateway", ...(event.asid === null ? {} : { identifier: { system: "https://fhir.nhs.uk/Id/nhsSpineASID", value: event.asid } }) },
+      observer: {
+        display: "health-auth-gateway",
+        ...(event.asid === null ? {} : { identifier: { system: "https://fhir.nhs.uk/Id/nhsSpineASID", value: event.asid } }),
+      },
     });
     expect(resource.entity).toEqual([
       {
@@ -93,7 +146,14 @@ describe("toFhirAuditEvent", () => {
   });
 
   it("leaves out the network address and request id of an expiry no request caused (found by the sweep)", () => {
-    const resource = toFhirAuditEvent({ ...base, event: "session.expired", outcome: "success", reason: "IDLE", clientAddress: null, requestId: null });
+    const resource = toFhirAuditEvent({
+      ...base,
+      event: "session.expired",
+      outcome: "success",
+      reason: "IDLE",
+      clientAddress: null,
+      requestId: null,
+    });
 
     expect(resource.agent[0]).not.toHaveProperty("network");
     expect(resource.entity[0]!.detail).toEqual([{ type: "provider", valueString: "SPINE" }]);
@@ -102,6 +162,11 @@ describe("toFhirAuditEvent", () => {
   it("marks a failure of a backend or the store as serious (8), a refusal as minor (4)", () => {
     const failed = (reason: string) => toFhirAuditEvent({ ...base, event: "signin", outcome: "failure", reason }).outcome;
 
-    expect([failed("UPSTREAM_UNAVAILABLE"), failed("STORE_UNAVAILABLE"), failed("INTERNAL_SERVER_ERROR"), failed("UNAUTHENTICATED")]).toEqual(["8", "8", "8", "4"]);
+    expect([failed("UPSTREAM_UNAVAILABLE"), failed("STORE_UNAVAILABLE"), failed("INTERNAL_SERVER_ERROR"), failed("UNAUTHENTICATED")]).toEqual([
+      "8",
+      "8",
+      "8",
+      "4",
+    ]);
   });
 });

@@ -72,8 +72,8 @@ describe("GET /metrics", () => {
     expect(codes(await stack.execute(SelectRoleDocument, { businessFunction: "BOOKING_MANAGER", orgIdentifier: "R09" }, { token: opened }))).toEqual([
       "FORBIDDEN",
     ]);
-    const spineToken = (await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: opened })).data!
-      .selectRole.token!;
+    const spineToken = (await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: opened }))
+      .data!.selectRole.token!;
     expect((await stack.execute(MeDocument, {}, { token: spineToken })).data!.me).not.toBeNull();
     expect((await stack.execute(SignoutDocument, {}, { token: spineToken })).data).toEqual({ signout: true });
     const idpToken = (await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password })).data!.signin.token!;
@@ -96,7 +96,9 @@ describe("GET /metrics", () => {
     };
     expect(deltas(before, after, "gateway_requests_total")).toEqual(requests);
     expect(deltas(before, after, "gateway_request_duration_seconds_count")).toEqual(
-      Object.fromEntries(Object.entries(requests).map(([series, n]) => [series.replace("gateway_requests_total", "gateway_request_duration_seconds_count"), n])),
+      Object.fromEntries(
+        Object.entries(requests).map(([series, n]) => [series.replace("gateway_requests_total", "gateway_request_duration_seconds_count"), n]),
+      ),
     );
     const upstream = {
       'gateway_upstream_calls_total{backend="SPINE",endpoint="A001",outcome="201"}': 1,
@@ -108,7 +110,12 @@ describe("GET /metrics", () => {
     };
     expect(deltas(before, after, "gateway_upstream_calls_total")).toEqual(upstream);
     expect(deltas(before, after, "gateway_upstream_call_duration_seconds_count")).toEqual(
-      Object.fromEntries(Object.entries(upstream).map(([series, n]) => [series.replace("gateway_upstream_calls_total", "gateway_upstream_call_duration_seconds_count"), n])),
+      Object.fromEntries(
+        Object.entries(upstream).map(([series, n]) => [
+          series.replace("gateway_upstream_calls_total", "gateway_upstream_call_duration_seconds_count"),
+          n,
+        ]),
+      ),
     );
     // The sign-in reads fresh (bypass) and fills the cache; the IdP `me` finds it there.
     expect(deltas(before, after, "gateway_user_info_cache_total")).toEqual({

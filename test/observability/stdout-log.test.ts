@@ -21,7 +21,10 @@ describe("the gateway's log on standard output", () => {
     await fetch(`${quiet.url}/healthz`, { headers: { "x-request-id": requestId } });
 
     // "Within moments": 2 s, however long the log's buffer would otherwise hold the line.
-    const line = await waitFor(() => quiet.output.split("\n").find((candidate) => candidate.includes(requestId)), { timeoutMs: 2_000, what: "the request's line" });
+    const line = await waitFor(() => quiet.output.split("\n").find((candidate) => candidate.includes(requestId)), {
+      timeoutMs: 2_000,
+      what: "the request's line",
+    });
 
     expect(JSON.parse(line)).toMatchObject({ msg: "request", requestId, path: "/healthz", status: 200 });
   });

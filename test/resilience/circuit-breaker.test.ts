@@ -35,7 +35,11 @@ interface Backend {
 async function spineFlow(stack: Stack): Promise<void> {
   const created = await stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
   expect(created.errors).toBeUndefined();
-  const selected = await stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: created.data!.createSession.token! });
+  const selected = await stack.execute(
+    SelectRoleDocument,
+    { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" },
+    { token: created.data!.createSession.token! },
+  );
   expect(selected.errors).toBeUndefined();
   expect((await stack.execute(SignoutDocument, {}, { token: selected.data!.selectRole.token! })).data).toEqual({ signout: true });
 }
@@ -210,7 +214,12 @@ describe.each(backends)("$name circuit breaker, through the graph", (backend) =>
     const refusal: Fault =
       backend.backend === AuthProvider.SPINE
         ? { kind: "status", status: 403, body: "", contentType: "application/json" }
-        : { kind: "status", status: 401, body: JSON.stringify({ error: true, message: "Not authenticated", code: 401 }), contentType: "application/json" };
+        : {
+            kind: "status",
+            status: 401,
+            body: JSON.stringify({ error: true, message: "Not authenticated", code: 401 }),
+            contentType: "application/json",
+          };
     backend.simulator(stack).inject(backend.route, refusal);
     backend.simulator(stack).resetCalls();
 

@@ -15,7 +15,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { storeKeyOf } from "../../src/sessions/session-token.js";
 import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
-import { CreateSessionDocument, CurrentSessionDocument, MeAndSessionDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeAndSessionDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
 import { GatewayProcess } from "../support/gateway-process.js";
 import { codes, freshAddress, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
@@ -133,7 +140,9 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
   ): Promise<{ token: string; userId: string }> {
     const opened =
       "spine" in user
-        ? await gateway.execute(CreateSessionDocument, { token: user.spine.smartcardToken }, { forwardedFor: clientAddress }).then((r) => payload(r, (d) => d.createSession))
+        ? await gateway
+            .execute(CreateSessionDocument, { token: user.spine.smartcardToken }, { forwardedFor: clientAddress })
+            .then((r) => payload(r, (d) => d.createSession))
         : await gateway
             .execute(SigninDocument, { email: user.idp.email, password: user.idp.password }, { forwardedFor: clientAddress })
             .then((r) => payload(r, (d) => d.signin));
@@ -148,7 +157,10 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
   }
 
   /** The token and user of a session payload; records the token as issued. */
-  function payload<T>(result: GraphQLResult<T>, field: (data: T) => { token: string | null; session: { user: { id: string } } | null }): { token: string; userId: string } {
+  function payload<T>(
+    result: GraphQLResult<T>,
+    field: (data: T) => { token: string | null; session: { user: { id: string } } | null },
+  ): { token: string; userId: string } {
     expect(result.errors).toBeUndefined();
     const { token, session } = field(result.data!);
     issued.push(token!);
@@ -182,12 +194,20 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
     const before = await open(a, { spine: user });
     const held = user.permissions[0]!;
 
-    const selected = await b.execute(SelectRoleDocument, { businessFunction: held.businessFunction, orgIdentifier: held.orgIdentifier }, { token: before.token, forwardedFor: clientAddress });
+    const selected = await b.execute(
+      SelectRoleDocument,
+      { businessFunction: held.businessFunction, orgIdentifier: held.orgIdentifier },
+      { token: before.token, forwardedFor: clientAddress },
+    );
     const after = payload(selected, (d) => d.selectRole);
 
     const onA = await a.execute(CurrentSessionDocument, {}, { token: after.token, forwardedFor: clientAddress });
     expect(onA.errors).toBeUndefined();
-    expect(onA.data!.session).toMatchObject({ roleSelected: true, permission: { businessFunction: held.businessFunction, orgIdentifier: held.orgIdentifier }, user: { id: before.userId } });
+    expect(onA.data!.session).toMatchObject({
+      roleSelected: true,
+      permission: { businessFunction: held.businessFunction, orgIdentifier: held.orgIdentifier },
+      user: { id: before.userId },
+    });
     for (const gateway of [a, b]) {
       const stale = await me(gateway, before.token);
       expect(stale.errors).toBeUndefined();
@@ -300,7 +320,9 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
     const inFlightAtKill = load.inFlight;
     await a.kill();
     await Promise.all(workers);
-    const live = (await Promise.all(sessions.map((session) => redis.client.exists(RedisInspector.sessionKey(session.token))))).filter((exists) => exists === 1).length;
+    const live = (await Promise.all(sessions.map((session) => redis.client.exists(RedisInspector.sessionKey(session.token))))).filter(
+      (exists) => exists === 1,
+    ).length;
 
     const onB = await pooled(sessions, 8, async (session) => (await me(b, session.token)).data?.me?.id === session.userId);
     const servedByB = onB.filter(Boolean).length;
@@ -319,7 +341,9 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
   }, 45_000);
 
   it("writes no secret to either process's output or audit log", () => {
-    const accessTokens = [...new Set([...idp.calls("userinfo"), ...idp.calls("signout")].map((call) => decodeURIComponent(call.path.split("/").pop()!)))];
+    const accessTokens = [
+      ...new Set([...idp.calls("userinfo"), ...idp.calls("signout")].map((call) => decodeURIComponent(call.path.split("/").pop()!))),
+    ];
     const secrets: Array<[string, string]> = [
       ...issued.map((token, i): [string, string] => [`gateway session token #${i + 1}`, token]),
       ...accessTokens.map((token, i): [string, string] => [`IdP access token #${i + 1}`, token]),
@@ -334,7 +358,12 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
     // Both audit trails saw the run (so there is something to search), and so did the output streams, if anything was written.
     for (const audit of audits) expect(audit.length).toBeGreaterThan(0);
 
-    for (const [where, text] of [["A's output", a.output], ["B's output", b.output], ["A's audit log", audits[0]!], ["B's audit log", audits[1]!]] as const) {
+    for (const [where, text] of [
+      ["A's output", a.output],
+      ["B's output", b.output],
+      ["A's audit log", audits[0]!],
+      ["B's audit log", audits[1]!],
+    ] as const) {
       const leaked = secrets.filter(([, value]) => [value, encodeURIComponent(value)].some((form) => text.includes(form))).map(([label]) => label);
       expect({ where, leaked }).toEqual({ where, leaked: [] });
       expect({ where, spineSessionKey: SPINE_SESSION_KEY_SHAPE.test(text) }).toEqual({ where, spineSessionKey: false });

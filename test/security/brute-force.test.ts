@@ -57,7 +57,10 @@ describe("brute-force limits: consecutive failures per account", () => {
     stack.clock.advance(FIFTEEN_MINUTES + 1_000);
     const unknown = "nobody.here@example.org";
     const known = idpUser.email;
-    const seen: Record<string, { codes: unknown[]; messages: string[] }> = { [unknown]: { codes: [], messages: [] }, [known]: { codes: [], messages: [] } };
+    const seen: Record<string, { codes: unknown[]; messages: string[] }> = {
+      [unknown]: { codes: [], messages: [] },
+      [known]: { codes: [], messages: [] },
+    };
     for (let attempt = 1; attempt <= 11; attempt++) {
       for (const email of [unknown, known]) {
         const result = await signin(email, `wrong-${attempt}`);
@@ -169,7 +172,10 @@ describe("brute-force limits: aliases", () => {
   afterAll(() => stack.close());
 
   it("refuses 50 aliased signin attempts in one document before any IdP call, so they cannot add up to more guesses", async () => {
-    const aliases = Array.from({ length: 50 }, (_, i) => `a${i}: signin(input: { email: "${idpUser.email}", password: "guess-${i}" }) { token }`).join("\n");
+    const aliases = Array.from(
+      { length: 50 },
+      (_, i) => `a${i}: signin(input: { email: "${idpUser.email}", password: "guess-${i}" }) { token }`,
+    ).join("\n");
 
     const result = await stack.post({ query: `mutation { ${aliases} }` });
 
@@ -205,7 +211,9 @@ if (REDIS_URL === undefined) {
   it("locks an account after 10 failures spread over both instances, on both", async () => {
     for (let attempt = 1; attempt <= 10; attempt++) {
       const gateway = attempt % 2 === 0 ? first : second;
-      expect(codes(await gateway.execute(SigninDocument, { email, password: `wrong-${attempt}` }, from(`198.51.100.${attempt}`)))).toEqual(["UNAUTHENTICATED"]);
+      expect(codes(await gateway.execute(SigninDocument, { email, password: `wrong-${attempt}` }, from(`198.51.100.${attempt}`)))).toEqual([
+        "UNAUTHENTICATED",
+      ]);
     }
 
     expect(codes(await first.execute(SigninDocument, { email, password: "wrong-11" }, from("198.51.100.200")))).toEqual(["RATE_LIMITED"]);
@@ -220,6 +228,8 @@ if (REDIS_URL === undefined) {
     }
 
     expect(codes(await first.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }, from(address)))).toEqual(["RATE_LIMITED"]);
-    expect(codes(await second.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }, from(address)))).toEqual(["RATE_LIMITED"]);
+    expect(codes(await second.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }, from(address)))).toEqual([
+      "RATE_LIMITED",
+    ]);
   });
 });

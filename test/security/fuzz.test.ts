@@ -99,7 +99,10 @@ const piece: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
   {
     weight: 2,
-    arbitrary: fc.string({ unit: fc.oneof(char(0x00, 0x1f), char(0x7f, 0x9f), fc.constantFrom("\u2028", "\u2029", "\u0085", "\ufeff", "\u200b")), maxLength: 10 }),
+    arbitrary: fc.string({
+      unit: fc.oneof(char(0x00, 0x1f), char(0x7f, 0x9f), fc.constantFrom("\u2028", "\u2029", "\u0085", "\ufeff", "\u200b")),
+      maxLength: 10,
+    }),
   },
   { weight: 1, arbitrary: fc.string({ unit: char(0xd800, 0xdfff), minLength: 1, maxLength: 3 }) },
   { weight: 3, arbitrary: fc.constantFrom(...INJECTIONS) },
@@ -183,9 +186,9 @@ function caseOf(sessionTokens: readonly string[]): fc.Arbitrary<Case> {
     // signout takes no argument: its inputs are the Authorization header and variables it never declared.
     signout: fc.oneof({ weight: 3, arbitrary: fc.constant<Value>(MISSING) }, { weight: 1, arbitrary: field(secret) }),
   };
-  return fc.constantFrom<Mutation>("createSession", "selectRole", "signin", "signout").chain((mutation) =>
-    fc.record({ mutation: fc.constant(mutation), input: inputs[mutation], carrier, authorization }),
-  );
+  return fc
+    .constantFrom<Mutation>("createSession", "selectRole", "signin", "signout")
+    .chain((mutation) => fc.record({ mutation: fc.constant(mutation), input: inputs[mutation], carrier, authorization }));
 }
 
 /** A value as a GraphQL literal; `raw` puts strings between quotes unescaped, as string concatenation would. */
@@ -238,7 +241,10 @@ describe("fuzzing the mutations over HTTP", () => {
     });
     // Live Spine sessions, so that some selectRole and signout calls get past "not signed in".
     for (let i = 0; i < 10; i++) {
-      const opened = await stack.post({ query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }", variables: { t: spineUser.smartcardToken } });
+      const opened = await stack.post({
+        query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }",
+        variables: { t: spineUser.smartcardToken },
+      });
       expect(opened.errors).toBeUndefined();
       sessionTokens.push(opened.data.createSession.token);
     }
@@ -294,45 +300,47 @@ describe("fuzzing the mutations over HTTP", () => {
     return found;
   }
 
-  it(
-    "answers 10,000 generated inputs without a 5xx, outside the contract's codes, or a secret in an answer or a log line",
-    async () => {
-      const started = performance.now();
-      const requestLines = (): number => stack.logs.filter((line) => line["msg"] === "request").length;
-      const [linesBefore, sentBefore] = [requestLines(), sent];
+  it("answers 10,000 generated inputs without a 5xx, outside the contract's codes, or a secret in an answer or a log line", async () => {
+    const started = performance.now();
+    const requestLines = (): number => stack.logs.filter((line) => line["msg"] === "request").length;
+    const [linesBefore, sentBefore] = [requestLines(), sent];
 
-      await fc.assert(
-        fc.asyncProperty(fc.array(caseOf(sessionTokens), { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (cases) => {
-          const answers = await Promise.all(cases.map((c) => send(bodyOf(c), c.authorization)));
-          // Each problem names its case, so a failing batch points at the input that failed.
-          const problems = answers.flatMap((answer, i) => problemsWith(answer).map((problem) => ({ problem, case: cases[i], answer: answer.body.slice(0, 500) })));
-          expect(problems).toEqual([]);
-          expect(newLogLinesWithMark()).toEqual([]);
-        }),
-        { numRuns: RUNS },
-      );
+    await fc.assert(
+      fc.asyncProperty(fc.array(caseOf(sessionTokens), { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (cases) => {
+        const answers = await Promise.all(cases.map((c) => send(bodyOf(c), c.authorization)));
+        // Each problem names its case, so a failing batch points at the input that failed.
+        const problems = answers.flatMap((answer, i) =>
+          problemsWith(answer).map((problem) => ({ problem, case: cases[i], answer: answer.body.slice(0, 500) })),
+        );
+        expect(problems).toEqual([]);
+        expect(newLogLinesWithMark()).toEqual([]);
+      }),
+      { numRuns: RUNS },
+    );
 
-      const seconds = (performance.now() - started) / 1000;
-      expect(sent).toBeGreaterThanOrEqual(10_000);
-      // The fuzz got past validation often enough to mean something: backends were called.
-      expect(stack.spine.calls("A001").length).toBeGreaterThan(500);
-      expect(stack.idp.calls("signin").length).toBeGreaterThan(200);
-      // Every line, including those written after the last answer of a run: a request line is the last of each request.
-      await waitFor(() => requestLines() - linesBefore >= sent - sentBefore, { what: "a request line for every fuzzed request" });
-      expect(newLogLinesWithMark()).toEqual([]);
-      const outcomes = new Map<string, number>();
-      for (const line of stack.logs) if (line["msg"] === "request") outcomes.set(String(line["outcome"]), (outcomes.get(String(line["outcome"])) ?? 0) + 1);
-      process.stdout.write(`fuzz: ${sent} requests in ${seconds.toFixed(1)} s; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
-    },
-    120_000,
-  );
+    const seconds = (performance.now() - started) / 1000;
+    expect(sent).toBeGreaterThanOrEqual(10_000);
+    // The fuzz got past validation often enough to mean something: backends were called.
+    expect(stack.spine.calls("A001").length).toBeGreaterThan(500);
+    expect(stack.idp.calls("signin").length).toBeGreaterThan(200);
+    // Every line, including those written after the last answer of a run: a request line is the last of each request.
+    await waitFor(() => requestLines() - linesBefore >= sent - sentBefore, { what: "a request line for every fuzzed request" });
+    expect(newLogLinesWithMark()).toEqual([]);
+    const outcomes = new Map<string, number>();
+    for (const line of stack.logs)
+      if (line["msg"] === "request") outcomes.set(String(line["outcome"]), (outcomes.get(String(line["outcome"])) ?? 0) + 1);
+    process.stdout.write(`fuzz: ${sent} requests in ${seconds.toFixed(1)} s; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
+  }, 120_000);
 
   it("still signs a user in afterwards, through both backends", async () => {
     const idp = await stack.post({
       query: "mutation ($e: String!, $p: String!) { signin(input: { email: $e, password: $p }) { token } }",
       variables: { e: idpUser.email, p: idpUser.password },
     });
-    const spine = await stack.post({ query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }", variables: { t: spineUser.smartcardToken } });
+    const spine = await stack.post({
+      query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }",
+      variables: { t: spineUser.smartcardToken },
+    });
 
     expect(idp.errors).toBeUndefined();
     expect(idp.data.signin.token).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -72,7 +72,11 @@ const attacks: Attack[] = [
   {
     attack: "signin in two operations of one document",
     send: (stack) =>
-      stack.post({ query: `mutation A($i: SigninInput!) { ${SIGNIN} } mutation B($i: SigninInput!) { ${SIGNIN} }`, operationName: "A", variables: SIGNIN_VARIABLES }),
+      stack.post({
+        query: `mutation A($i: SigninInput!) { ${SIGNIN} } mutation B($i: SigninInput!) { ${SIGNIN} }`,
+        operationName: "A",
+        variables: SIGNIN_VARIABLES,
+      }),
     status: 400,
     code: "GRAPHQL_VALIDATION_FAILED",
     message: ONE_SENSITIVE_MUTATION,
@@ -176,7 +180,10 @@ const attacks: Attack[] = [
   {
     attack: "fragments doubling 30 times (2^30 aliases)",
     send: (stack, token) =>
-      stack.post({ query: `{ me { ...F30 } } fragment F0 on User { a: id } ${times(30, (i) => `fragment F${i + 1} on User { ...F${i} ...F${i} }`)}` }, { token }),
+      stack.post(
+        { query: `{ me { ...F30 } } fragment F0 on User { a: id } ${times(30, (i) => `fragment F${i + 1} on User { ...F${i} ...F${i} }`)}` },
+        { token },
+      ),
     status: 400,
     code: "GRAPHQL_VALIDATION_FAILED",
     message: TOO_COMPLEX,
@@ -204,7 +211,9 @@ const attacks: Attack[] = [
   {
     attack: "a signin POSTed as text/plain (CSRF)",
     send: (stack) =>
-      stack.post(JSON.stringify({ query: `mutation ($i: SigninInput!) { ${SIGNIN} }`, variables: SIGNIN_VARIABLES }), { headers: { "content-type": "text/plain" } }),
+      stack.post(JSON.stringify({ query: `mutation ($i: SigninInput!) { ${SIGNIN} }`, variables: SIGNIN_VARIABLES }), {
+        headers: { "content-type": "text/plain" },
+      }),
     status: 400,
     code: "BAD_REQUEST",
   },
@@ -300,7 +309,10 @@ describe("GraphQL attacks on a production gateway", () => {
     });
 
     it("runs one createSession, which asks Spine once", async () => {
-      const result = await stack.post({ query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }", variables: { t: spineUser.smartcardToken } });
+      const result = await stack.post({
+        query: "mutation ($t: String!) { createSession(input: { token: $t }) { token } }",
+        variables: { t: spineUser.smartcardToken },
+      });
 
       expect(result.errors).toBeUndefined();
       expect(stack.spine.calls("A001")).toHaveLength(1);
@@ -376,7 +388,10 @@ describe("Fragment fan-out against a gateway process", () => {
   });
 
   /** POSTs `query` to `path` and says how long the answer took, the request bounded by a deadline. */
-  async function timedPost(path: "/graphql" | "/subgraph", query: string): Promise<{ status: number; body: { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> }; ms: number }> {
+  async function timedPost(
+    path: "/graphql" | "/subgraph",
+    query: string,
+  ): Promise<{ status: number; body: { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> }; ms: number }> {
     const started = performance.now();
     const response = await fetch(`${gateway.url}${path}`, {
       method: "POST",
@@ -447,7 +462,11 @@ describe("Fragment fan-out against a gateway process", () => {
     const token = idpSignin.data!.signin.token!;
     const spineSession = await gateway.execute(CreateSessionDocument, { token: spineUser.smartcardToken });
     const role = spineSession.data!.createSession.session.user.permissions[0]!;
-    const selected = await gateway.execute(SelectRoleDocument, { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier }, { token: spineSession.data!.createSession.token! });
+    const selected = await gateway.execute(
+      SelectRoleDocument,
+      { businessFunction: role.businessFunction, orgIdentifier: role.orgIdentifier },
+      { token: spineSession.data!.createSession.token! },
+    );
     const results = [
       idpSignin,
       spineSession,
@@ -459,6 +478,8 @@ describe("Fragment fan-out against a gateway process", () => {
       await gateway.execute(SignoutDocument, {}, { token: selected.data!.selectRole.token! }),
     ];
 
-    expect(results.map((result) => ({ status: result.status, errors: result.errors }))).toEqual(results.map(() => ({ status: 200, errors: undefined })));
+    expect(results.map((result) => ({ status: result.status, errors: result.errors }))).toEqual(
+      results.map(() => ({ status: 200, errors: undefined })),
+    );
   });
 });

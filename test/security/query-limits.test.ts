@@ -5,7 +5,17 @@
  * the attacks themselves over HTTP.
  */
 import { beforeAll, describe, expect, it } from "@jest/globals";
-import { getIntrospectionQuery, getNamedType, isObjectType, Kind, parse, specifiedRules, validate, type GraphQLNamedType, type GraphQLSchema } from "graphql";
+import {
+  getIntrospectionQuery,
+  getNamedType,
+  isObjectType,
+  Kind,
+  parse,
+  specifiedRules,
+  validate,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+} from "graphql";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { gatewaySchema } from "../../src/graph/schema.js";
@@ -81,7 +91,13 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
     });
 
     it("admits the full introspection query the Sandbox needs outside production", () => {
-      const query = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true });
+      const query = getIntrospectionQuery({
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        schemaDescription: true,
+        inputValueDeprecation: true,
+      });
 
       expect(allMessages(query)).toEqual([]);
     });
@@ -107,7 +123,11 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
 
   describe("complexity: depth, expanded fields, aliases, directives", () => {
     it.each([
-      ["the deepest path of the schema", "admitted", `mutation { ${SIGNIN.replace("{ token }", "{ session { user { permissions { businessFunction } } } }")} }`],
+      [
+        "the deepest path of the schema",
+        "admitted",
+        `mutation { ${SIGNIN.replace("{ token }", "{ session { user { permissions { businessFunction } } } }")} }`,
+      ],
       ["fields nested to the limit", "admitted", `{ ${nested(MAX_DEPTH)} }`],
       ["fields nested one deeper than the limit", "refused", `{ ${nested(MAX_DEPTH + 1)} }`],
       [`${MAX_FIELDS} fields once fragments are expanded`, "admitted", expandingTo(MAX_FIELDS)],
@@ -129,15 +149,26 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
         `query Q @a @b { ...F @c @d } fragment F on Query @e @f { me @g @h { id @i @j @k } }`,
       ],
       ["unknown directives, counted like known ones", "refused", `{ me { id ${times(MAX_DIRECTIVES + 1, (i) => `@x${i}`)} } }`],
-      ["introspection deeper than the limit (not counted)", "admitted", `{ __type(name: "User") { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } }`],
-      ["inline fragments nested deeper than the limit (not fields)", "admitted", `{ ${"... on Query { ".repeat(MAX_DEPTH + 5)} me { id } ${"} ".repeat(MAX_DEPTH + 5)}}`],
+      [
+        "introspection deeper than the limit (not counted)",
+        "admitted",
+        `{ __type(name: "User") { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } }`,
+      ],
+      [
+        "inline fragments nested deeper than the limit (not fields)",
+        "admitted",
+        `{ ${"... on Query { ".repeat(MAX_DEPTH + 5)} me { id } ${"} ".repeat(MAX_DEPTH + 5)}}`,
+      ],
     ])("%s: %s", (_name, verdict, document) => {
       expect(limitMessages(document)).toEqual(verdict === "admitted" ? [] : [TOO_COMPLEX]);
     });
 
     it("measures a fragment once however often it is spread, so an exponential fan-out is refused at once", () => {
       // F30 expands to 2^30 aliases; measuring it spread by spread would never finish.
-      const fragments = ["fragment F0 on User { a: id }", ...Array.from({ length: 30 }, (_, i) => `fragment F${i + 1} on User { ...F${i} ...F${i} }`)];
+      const fragments = [
+        "fragment F0 on User { a: id }",
+        ...Array.from({ length: 30 }, (_, i) => `fragment F${i + 1} on User { ...F${i} ...F${i} }`),
+      ];
       const started = performance.now();
 
       const messages = allMessages(`{ me { ...F30 } } ${fragments.join(" ")}`);
@@ -147,7 +178,11 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
     });
 
     it.each([
-      ["two fragments spreading each other", "{ me { ...A } } fragment A on User { id ...B } fragment B on User { id ...A }", ['Cannot spread fragment "A" within itself via "B".']],
+      [
+        "two fragments spreading each other",
+        "{ me { ...A } } fragment A on User { id ...B } fragment B on User { id ...A }",
+        ['Cannot spread fragment "A" within itself via "B".'],
+      ],
       ["a fragment spreading itself", "{ me { ...A } } fragment A on User { id ...A }", ['Cannot spread fragment "A" within itself.']],
     ])("ends on %s and leaves the refusal to graphql-js's cycle rule", (_name, document, expected) => {
       expect(limitMessages(document)).toEqual([]);
@@ -177,7 +212,10 @@ describe("document-shape limits (src/graphql/limits.ts)", () => {
       ["50 aliased signins", `mutation ($i: SigninInput!) { ${times(50, (i) => `a${i}: signin(input: $i) { token }`)} }`],
       ["signin in two operations of one document", `mutation A { ${SIGNIN} } mutation B { ${SIGNIN} }`],
       ["signin and signout", `mutation { signout ${SIGNIN} }`],
-      ["createSession and selectRole", 'mutation { createSession(input: { token: "t" }) { token } selectRole(input: { businessFunction: "B", orgIdentifier: "O" }) { token } }'],
+      [
+        "createSession and selectRole",
+        'mutation { createSession(input: { token: "t" }) { token } selectRole(input: { businessFunction: "B", orgIdentifier: "O" }) { token } }',
+      ],
       ["a second signin smuggled through a fragment", `mutation { ${SIGNIN} ...S } fragment S on Mutation { again: ${SIGNIN} }`],
       ["one fragment spread twice", `mutation { ...S ... on Mutation { ...S } } fragment S on Mutation { ${SIGNIN} }`],
       ["signin in an inline fragment beside another", `mutation { ${SIGNIN} ... on Mutation { signout } }`],

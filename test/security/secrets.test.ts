@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
-import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
 import { codes, idpUser, spineUser, Stack, type GraphQLResult } from "../support/harness.js";
 
 type SecretKind = "password" | "smartcard token" | "IdP API token" | "IdP access token" | "Spine session key" | "gateway session token";
@@ -58,7 +65,10 @@ describe("secrets in responses and logs across both sign-in flows", () => {
     stack = await Stack.start({ env: { LOG_LEVEL: "debug" } });
 
     // Spine: createSession, selectRole, me, session, signout; the token from before the role change is tried too.
-    const opened = await issuing(() => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }), (d) => d.createSession.token);
+    const opened = await issuing(
+      () => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }),
+      (d) => d.createSession.token,
+    );
     const spineToken = await issuing(
       () => stack.execute(SelectRoleDocument, { businessFunction: "REFERRING_CLINICIAN", orgIdentifier: "R01" }, { token: opened }),
       (d) => d.selectRole.token,
@@ -69,7 +79,10 @@ describe("secrets in responses and logs across both sign-in flows", () => {
     expect((await stack.execute(SignoutDocument, {}, { token: spineToken })).data).toEqual({ signout: true });
 
     // IdP: signin, me, session, signout.
-    const idpToken = await issuing(() => stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }), (d) => d.signin.token);
+    const idpToken = await issuing(
+      () => stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password }),
+      (d) => d.signin.token,
+    );
     expect((await stack.execute(MeDocument, {}, { token: idpToken })).data!.me).not.toBeNull();
     expect((await stack.execute(CurrentSessionDocument, {}, { token: idpToken })).data!.session).not.toBeNull();
     expect((await stack.execute(SignoutDocument, {}, { token: idpToken })).data).toEqual({ signout: true });
@@ -89,7 +102,10 @@ describe("secrets in responses and logs across both sign-in flows", () => {
     // 5xx from each backend: before a session exists, with a Spine session key in use, and after the IdP issued a token.
     stack.spine.inject("A001", { kind: "status", status: 503, times: 1 });
     await failing("UPSTREAM_UNAVAILABLE", () => stack.execute(CreateSessionDocument, { token: spineUser.smartcardToken }));
-    const second = await issuing(() => stack.execute(CreateSessionDocument, { token: secondSpineUser.smartcardToken }), (d) => d.createSession.token);
+    const second = await issuing(
+      () => stack.execute(CreateSessionDocument, { token: secondSpineUser.smartcardToken }),
+      (d) => d.createSession.token,
+    );
     stack.spine.inject("A002", { kind: "status", status: 503, times: 1 });
     await failing("UPSTREAM_UNAVAILABLE", () =>
       stack.execute(SelectRoleDocument, { businessFunction: "BOOKING_MANAGER", orgIdentifier: "R02" }, { token: second }),

@@ -45,7 +45,10 @@ const stranger = {
  * The bursts, against the gateways and simulators `setUp` starts. `forget` is told every
  * account and address used, to clean up what the run left in a shared store.
  */
-function signInBursts(setUp: () => Promise<{ gateways: Gateways; spine: SpineSimulator; idp: IdpSimulator; close: () => Promise<void> }>, forget?: (used: Used) => Promise<void>): void {
+function signInBursts(
+  setUp: () => Promise<{ gateways: Gateways; spine: SpineSimulator; idp: IdpSimulator; close: () => Promise<void> }>,
+  forget?: (used: Used) => Promise<void>,
+): void {
   let gateways: Gateways;
   let spine: SpineSimulator;
   let idp: IdpSimulator;
@@ -147,7 +150,9 @@ interface Used {
 }
 
 /** One in-process gateway (Stack) with `env`. */
-async function oneGateway(env: Record<string, string>): Promise<{ gateways: Gateways; spine: SpineSimulator; idp: IdpSimulator; close: () => Promise<void> }> {
+async function oneGateway(
+  env: Record<string, string>,
+): Promise<{ gateways: Gateways; spine: SpineSimulator; idp: IdpSimulator; close: () => Promise<void> }> {
   const stack = await Stack.start({ env: { ...LIMITS, ...env } });
   const from = (address: string) => ({ headers: { "x-forwarded-for": address } });
   return {

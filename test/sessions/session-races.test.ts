@@ -18,8 +18,23 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashSessionId } from "../../src/observability/audit.js";
-import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineDemoUser, type SpineSimulator } from "../../src/simulators/index.js";
-import { CreateSessionDocument, CurrentSessionDocument, MeDocument, SelectRoleDocument, SigninDocument, SignoutDocument } from "../generated/operations.js";
+import {
+  IDP_DEMO,
+  SPINE_DEMO,
+  startIdpSimulator,
+  startSpineSimulator,
+  type IdpSimulator,
+  type SpineDemoUser,
+  type SpineSimulator,
+} from "../../src/simulators/index.js";
+import {
+  CreateSessionDocument,
+  CurrentSessionDocument,
+  MeDocument,
+  SelectRoleDocument,
+  SigninDocument,
+  SignoutDocument,
+} from "../generated/operations.js";
 import { GatewayProcess } from "../support/gateway-process.js";
 import { codes, Stack, TEST_ENCRYPTION_KEY, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
@@ -35,7 +50,12 @@ const [ROLE_A, ROLE_B] = SPINE_DEMO.users[0]!.permissions.map(({ businessFunctio
 /** A smartcard holder of this run only, with the demo user's two roles. */
 function freshSpineUser(): SpineDemoUser {
   const tag = randomBytes(8).toString("base64url");
-  return { ...SPINE_DEMO.users[0]!, label: `race ${tag}`, smartcardToken: `AQIC5wM2LY4S${tag}=@AAJTSQACMDE=#`, identifier: String(randomInt(100_000_000_000, 999_999_999_999)) };
+  return {
+    ...SPINE_DEMO.users[0]!,
+    label: `race ${tag}`,
+    smartcardToken: `AQIC5wM2LY4S${tag}=@AAJTSQACMDE=#`,
+    identifier: String(randomInt(100_000_000_000, 999_999_999_999)),
+  };
 }
 
 /** One or two gateways sharing a store, with the Spine simulator they talk to. */
@@ -78,7 +98,7 @@ class Leftovers {
       ...deployment,
       execute: async (instance, document, variables, token) => {
         const result = await execute(instance, document, variables, token);
-        for (const payload of Object.values((result.data ?? {}))) {
+        for (const payload of Object.values(result.data ?? {})) {
           const { token: issued, session } = (payload ?? {}) as { token?: string; session?: { id?: string } };
           if (typeof issued === "string") this.#tokens.add(issued);
           if (typeof session?.id === "string") this.#sessionIds.add(session.id);
@@ -135,8 +155,12 @@ describe("Sessions under concurrency, one gateway on memory", () => {
 describeWithRedis("Sessions under concurrency, one gateway on Redis", (redisUrl) => {
   const left = new Leftovers(redisUrl);
   afterAll(() => left.remove());
-  raceSuite(async (users) => left.track(stackDeployment(await Stack.start({ spineUsers: users, env: { ...SIGN_IN_BURSTS, REDIS_URL: redisUrl } }), users)));
-  capSuite(async (users) => left.track(stackDeployment(await Stack.start({ spineUsers: users, env: { ...SIGN_IN_BURSTS, REDIS_URL: redisUrl } }), users)));
+  raceSuite(async (users) =>
+    left.track(stackDeployment(await Stack.start({ spineUsers: users, env: { ...SIGN_IN_BURSTS, REDIS_URL: redisUrl } }), users)),
+  );
+  capSuite(async (users) =>
+    left.track(stackDeployment(await Stack.start({ spineUsers: users, env: { ...SIGN_IN_BURSTS, REDIS_URL: redisUrl } }), users)),
+  );
 });
 
 describeWithRedis("Sessions under concurrency, two gateway processes on one Redis", (redisUrl) => {
@@ -187,7 +211,9 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
       expect(keys.size).toBeLessThanOrEqual(1);
       const endAt = calls.findIndex((call) => call.route === "A003");
       const after = endAt < 0 ? 0 : calls.length - endAt - 1;
-      const overlapping = calls.filter((call, i) => call.route === "A002" && endAt >= 0 && calls[endAt]!.at < call.at + LATENCY_MS && i < endAt).length;
+      const overlapping = calls.filter(
+        (call, i) => call.route === "A002" && endAt >= 0 && calls[endAt]!.at < call.at + LATENCY_MS && i < endAt,
+      ).length;
       const seen = (figures[name] ??= { maxLiveTokens: 0, spineCallsAfterA003: 0, a003WhileA002InFlight: 0 });
       seen.maxLiveTokens = Math.max(seen.maxLiveTokens, live);
       seen.spineCallsAfterA003 += after;
@@ -205,15 +231,26 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
       const events = (): Array<Record<string, unknown>> =>
         d
           .audit()
-          .filter((event) => (event["sessionIdHash"] === session.hash || event["sessionIdHash"] === null) && Date.parse(event["time"] as string) >= session.startedAt)
+          .filter(
+            (event) =>
+              (event["sessionIdHash"] === session.hash || event["sessionIdHash"] === null) &&
+              Date.parse(event["time"] as string) >= session.startedAt,
+          )
           .filter((event) => event["event"] !== "spine.session.created")
           .map(({ event, outcome, reason, sessionIdHash }) => ({ event, outcome, reason, ofSession: sessionIdHash !== null }));
-      await waitFor(() => events().length >= count, { timeoutMs: 5_000, what: () => `${count} audit events of the round; written: ${JSON.stringify(events())}` });
+      await waitFor(() => events().length >= count, {
+        timeoutMs: 5_000,
+        what: () => `${count} audit events of the round; written: ${JSON.stringify(events())}`,
+      });
       return events();
     }
 
     /** How a concurrent loser of a selectRole is audited: as refused for the change, or as any stale token. */
-    const LOST_ROLE = expect.objectContaining({ event: "role.selected", outcome: "failure", reason: expect.stringMatching(/^(SESSION_CHANGED|UNAUTHENTICATED)$/) });
+    const LOST_ROLE = expect.objectContaining({
+      event: "role.selected",
+      outcome: "failure",
+      reason: expect.stringMatching(/^(SESSION_CHANGED|UNAUTHENTICATED)$/),
+    });
 
     it(`lets exactly one of two concurrent selectRoles on one token win, ${ROUNDS} times: one live token, with the role Spine accepted`, async () => {
       for (let round = 0; round < ROUNDS; round += 1) {
@@ -243,7 +280,15 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
         const session = await open();
         // Even rounds send both at once; odd rounds send signout once the A002 is at Spine (the attack run's case).
         const selecting = d.execute(0, SelectRoleDocument, ROLE_A!, session.token);
-        if (round % 2 === 1) await waitFor(() => d.spine.calls("A002").length === 1, { timeoutMs: 5_000, what: () => `the A002 at Spine; calls: ${d.spine.calls().map((call) => call.route).join(",")}` });
+        if (round % 2 === 1)
+          await waitFor(() => d.spine.calls("A002").length === 1, {
+            timeoutMs: 5_000,
+            what: () =>
+              `the A002 at Spine; calls: ${d.spine
+                .calls()
+                .map((call) => call.route)
+                .join(",")}`,
+          });
         const [selected, signedOut] = await Promise.all([selecting, d.execute(1, SignoutDocument, {}, session.token)]);
 
         expect(signedOut.errors).toBeUndefined();
@@ -279,7 +324,9 @@ function raceSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void
         expect(spineOrder("signout x signout", live.length)).toEqual({ a002: 0, a003: 1 });
         // The loser is audited as a failure (SESSION_ENDED) if it read the session before it ended, and not at all after.
         const audit = await auditOf(session, 1);
-        expect(audit.filter((event) => event["outcome"] === "success")).toEqual([{ event: "signout", outcome: "success", reason: null, ofSession: true }]);
+        expect(audit.filter((event) => event["outcome"] === "success")).toEqual([
+          { event: "signout", outcome: "success", reason: null, ofSession: true },
+        ]);
         expect(audit.filter((event) => event["outcome"] === "failure")).toEqual(
           audit.length === 1 ? [] : [{ event: "signout", outcome: "failure", reason: "SESSION_ENDED", ofSession: true }],
         );
@@ -326,7 +373,12 @@ function capSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void 
 
       expect(await live(opened)).toEqual([...Array.from({ length: 5 }, () => false), ...Array.from({ length: 10 }, () => true)]);
       await waitFor(() => evicted().length >= 5, { timeoutMs: 5_000, what: () => `5 evictions audited; seen ${evicted().length}` });
-      expect(evicted().sort()).toEqual(opened.slice(0, 5).map(({ id }) => hashSessionId(id)).sort());
+      expect(evicted().sort()).toEqual(
+        opened
+          .slice(0, 5)
+          .map(({ id }) => hashSessionId(id))
+          .sort(),
+      );
       // Each ended at Spine too: its session key is its own.
       expect(d.spine.calls("A003")).toHaveLength(5);
     }, 60_000);
@@ -338,8 +390,15 @@ function capSuite(start: (users: SpineDemoUser[]) => Promise<Deployment>): void 
       const alive = await live(opened);
       expect(alive.filter(Boolean)).toHaveLength(MAX_PER_USER);
       const ended = opened.filter((_, i) => !alive[i]).map(({ id }) => hashSessionId(id));
-      await waitFor(() => evicted().length - before.size >= 20, { timeoutMs: 5_000, what: () => `20 evictions audited; seen ${evicted().length - before.size}` });
-      expect(evicted().filter((hash) => !before.has(hash)).sort()).toEqual(ended.sort());
+      await waitFor(() => evicted().length - before.size >= 20, {
+        timeoutMs: 5_000,
+        what: () => `20 evictions audited; seen ${evicted().length - before.size}`,
+      });
+      expect(
+        evicted()
+          .filter((hash) => !before.has(hash))
+          .sort(),
+      ).toEqual(ended.sort());
     }, 60_000);
   });
 }

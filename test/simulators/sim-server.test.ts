@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
-import {
-  IDP_DEMO,
-  SPINE_DEMO,
-  startIdpSimulator,
-  startSpineSimulator,
-  type Fault,
-  type SimulatorHandle,
-} from "../../src/simulators/index.js";
+import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type Fault, type SimulatorHandle } from "../../src/simulators/index.js";
 import { PROFESSIONAL_SESSION, send } from "./http.js";
 import { waitFor } from "../support/wait.js";
 
@@ -291,7 +284,9 @@ describe.each(backends)("$name simulator close()", (backend) => {
     socket.on("error", () => {});
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     // Half a request written out (headers and the start of a 100-byte body) before the simulator is closed.
-    await new Promise<void>((resolve) => socket.write(`POST /anything HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"partial":`, () => resolve()));
+    await new Promise<void>((resolve) =>
+      socket.write(`POST /anything HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"partial":`, () => resolve()),
+    );
 
     const started = performance.now();
     await sim.close();

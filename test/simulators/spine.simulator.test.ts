@@ -1,15 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { SPINE_DEMO, startSpineSimulator, type SpineSimulator } from "../../src/simulators/index.js";
-import {
-  GP,
-  MULTI_ROLE,
-  PROFESSIONAL_SESSION,
-  UNCATALOGUED,
-  createSession,
-  sessionKeyOf,
-  spine,
-  type Reply,
-} from "./http.js";
+import { GP, MULTI_ROLE, PROFESSIONAL_SESSION, UNCATALOGUED, createSession, sessionKeyOf, spine, type Reply } from "./http.js";
 
 const CATALOGUE = [
   "REFERRING_CLINICIAN",
@@ -204,9 +195,7 @@ describe("Spine simulator", () => {
         { token: UNCATALOGUED.smartcardToken },
       );
       expect(reply.status).toBe(200);
-      expect((reply.json as { permission: { businessFunction: string } }).permission.businessFunction).toBe(
-        "CLINICAL_SAFETY_OFFICER",
-      );
+      expect((reply.json as { permission: { businessFunction: string } }).permission.businessFunction).toBe("CLINICAL_SAFETY_OFFICER");
     });
 
     it.each([
@@ -216,9 +205,7 @@ describe("Spine simulator", () => {
       const key = await sessionKeyOf(sim);
       const reply = await selectRole(sim, key, permission);
       expect(reply.status).toBe(422);
-      expect(reply.json).toEqual(
-        operationOutcome("INVALID_VALUE", "Invalid value", "permission: must be one of the user's permissions"),
-      );
+      expect(reply.json).toEqual(operationOutcome("INVALID_VALUE", "Invalid value", "permission: must be one of the user's permissions"));
     });
 
     it("answers 422 MISSING_VALUE when no permission is sent", async () => {
@@ -293,7 +280,13 @@ describe("Spine simulator", () => {
     try {
       expect(custom.asid).toBe("123456789012");
       expect((await createSession(custom)).status).toBe(201);
-      const demoAsid = await spine(custom, "POST", "/v1/ProfessionalSession", { typeInfo: PROFESSIONAL_SESSION, token: GP.smartcardToken }, { XAPI_ASID: "200000000220" });
+      const demoAsid = await spine(
+        custom,
+        "POST",
+        "/v1/ProfessionalSession",
+        { typeInfo: PROFESSIONAL_SESSION, token: GP.smartcardToken },
+        { XAPI_ASID: "200000000220" },
+      );
       expect(demoAsid.status).toBe(403);
     } finally {
       await custom.close();
@@ -319,11 +312,7 @@ describe("SPINE_DEMO", () => {
   });
 
   it("includes a user with a middle name and roles at two organisations", () => {
-    expect(
-      SPINE_DEMO.users.some(
-        (u) => u.middleName !== null && new Set(u.permissions.map((p) => p.orgIdentifier)).size >= 2,
-      ),
-    ).toBe(true);
+    expect(SPINE_DEMO.users.some((u) => u.middleName !== null && new Set(u.permissions.map((p) => p.orgIdentifier)).size >= 2)).toBe(true);
   });
 
   it("includes a user with a business function outside the catalogue", () => {

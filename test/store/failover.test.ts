@@ -66,7 +66,9 @@ async function drill(stack: Stack, disrupt: () => Promise<void>, settled: () => 
   let foreign = 0;
   /** How many sessions answer `me` with their own user now (a foreign user counts and fails). */
   const readable = async (): Promise<number> => {
-    const answers = await Promise.all(opened.map(async ({ token, userId }) => ({ userId, answered: (await stack.execute(MeDocument, {}, { token })).data?.me?.id })));
+    const answers = await Promise.all(
+      opened.map(async ({ token, userId }) => ({ userId, answered: (await stack.execute(MeDocument, {}, { token })).data?.me?.id })),
+    );
     foreign += answers.filter(({ userId, answered }) => answered != null && answered !== userId).length;
     return answers.filter(({ userId, answered }) => answered === userId).length;
   };
@@ -151,7 +153,9 @@ describeWithRedisServer("Failover under a running gateway", () => {
     let stack: Stack;
     beforeAll(async () => {
       sentinel = await RedisSentinelTopology.start();
-      stack = await Stack.start({ env: { ...DRILL_ENV, REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_MASTER: RedisSentinelTopology.MASTER_NAME } });
+      stack = await Stack.start({
+        env: { ...DRILL_ENV, REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_MASTER: RedisSentinelTopology.MASTER_NAME },
+      });
     }, 60_000);
     afterAll(async () => {
       await stack?.close();

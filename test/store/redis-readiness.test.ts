@@ -111,7 +111,12 @@ describeWithRedisServer("TLS to Redis with a private CA and a client certificate
       args: ["--tls-cert-file", certs.serverCert, "--tls-key-file", certs.serverKey, "--tls-ca-cert-file", certs.caCert, "--tls-auth-clients", "yes"],
     });
     stack = await Stack.start({
-      env: { REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_TLS_CA_FILE: certs.caCert, REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.clientKey },
+      env: {
+        REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+        REDIS_TLS_CA_FILE: certs.caCert,
+        REDIS_TLS_CERT_FILE: certs.clientCert,
+        REDIS_TLS_KEY_FILE: certs.clientKey,
+      },
     });
   });
   afterAll(async () => {
@@ -128,11 +133,18 @@ describeWithRedisServer("TLS to Redis with a private CA and a client certificate
   });
 
   it("is not ready without the client certificate the server demands", async () => {
-    await expect(store({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_TLS_CA_FILE: certs.caCert }).ready()).rejects.toBeInstanceOf(StoreError);
+    await expect(store({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_TLS_CA_FILE: certs.caCert }).ready()).rejects.toBeInstanceOf(
+      StoreError,
+    );
   });
 
   it("is not ready when the server's certificate is not signed by the CA it trusts", async () => {
-    const env = { REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_TLS_CA_FILE: certs.otherCaCert, REDIS_TLS_CERT_FILE: certs.clientCert, REDIS_TLS_KEY_FILE: certs.clientKey };
+    const env = {
+      REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+      REDIS_TLS_CA_FILE: certs.otherCaCert,
+      REDIS_TLS_CERT_FILE: certs.clientCert,
+      REDIS_TLS_KEY_FILE: certs.clientKey,
+    };
     await expect(store(env).ready()).rejects.toBeInstanceOf(StoreError);
   });
 });

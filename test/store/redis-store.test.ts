@@ -36,7 +36,9 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
   let second: RunningGateway | undefined;
   const issued: string[] = [];
   beforeAll(async () => {
-    stack = await Stack.start({ env: { REDIS_URL: redisUrl, SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE_MS / 1000), SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" } });
+    stack = await Stack.start({
+      env: { REDIS_URL: redisUrl, SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE_MS / 1000), SESSION_ABSOLUTE_TIMEOUT_SECONDS: "900" },
+    });
     redis = await RedisInspector.connect(redisUrl);
   });
   afterEach(async () => {
@@ -64,7 +66,10 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
       },
       { asid: SPINE_DEMO.asid, clientId: IDP_DEMO.clientId, apiToken: IDP_DEMO.apiToken },
     );
-    second = await startGateway({ ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } }, { now: stack.clock.now, expirySweepIntervalMs: 0 });
+    second = await startGateway(
+      { ...config, spine: { ...config.spine, url: config.spine.url! }, idp: { ...config.idp, url: config.idp.url! } },
+      { now: stack.clock.now, expirySweepIntervalMs: 0 },
+    );
     return second;
   }
 
@@ -146,15 +151,25 @@ describeWithRedis("Session store on Redis", (redisUrl) => {
     const earlier = { ...record, id: randomUUID(), user: parseUserInfo(idpUser.userInfo, "UTC") };
     const earlierToken = newSessionToken();
     issued.push(earlierToken);
-    await redis.client.set(RedisInspector.sessionKey(earlierToken), JSON.stringify({ value: sealer.seal(earlier, storeKeyOf(earlierToken)), expires: stored.expires }), {
-      PX: 60_000,
-    });
+    await redis.client.set(
+      RedisInspector.sessionKey(earlierToken),
+      JSON.stringify({ value: sealer.seal(earlier, storeKeyOf(earlierToken)), expires: stored.expires }),
+      {
+        PX: 60_000,
+      },
+    );
 
     const me = await stack.execute(MeDocument, {}, { token: earlierToken });
     expect(me.errors).toBeUndefined();
     expect(me.data!.me).toMatchObject({ id: "idp:6", displayName: "Dr. Rahima Khatun" });
     expect((await stack.execute(SignoutDocument, {}, { token: earlierToken })).data).toEqual({ signout: true });
-    expect(stack.audit.at(-1)).toMatchObject({ event: "signout", outcome: "success", provider: "IDP", userId: "idp:6", sessionIdHash: hashSessionId(earlier.id) });
+    expect(stack.audit.at(-1)).toMatchObject({
+      event: "signout",
+      outcome: "success",
+      provider: "IDP",
+      userId: "idp:6",
+      sessionIdHash: hashSessionId(earlier.id),
+    });
   });
 
   it("writes a session under its namespace only: session::<hash>, with no other copy of the hash but its expiry index entry", async () => {

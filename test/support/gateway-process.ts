@@ -46,7 +46,12 @@ export class GatewayProcess {
    * jest, nothing from the developer's shell), and resolves once /readyz answers 200.
    * `stdoutClosed`: the read end of its stdout is closed at once.
    */
-  static async start(name: string, env: Record<string, string>, readyWithinMs = 15_000, options: { stdoutClosed?: boolean } = {}): Promise<GatewayProcess> {
+  static async start(
+    name: string,
+    env: Record<string, string>,
+    readyWithinMs = 15_000,
+    options: { stdoutClosed?: boolean } = {},
+  ): Promise<GatewayProcess> {
     if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`npm run build\` first (npm test does)`);
     const port = await freePort();
     const child = spawn(process.execPath, [ENTRY], {

@@ -8,7 +8,16 @@ import { print } from "graphql";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../src/config/config.js";
 import { startGateway, type RunningGateway } from "../../src/gateway.js";
-import { demoUsers, IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineDemoUser, type SpineSimulator } from "../../src/simulators/index.js";
+import {
+  demoUsers,
+  IDP_DEMO,
+  SPINE_DEMO,
+  startIdpSimulator,
+  startSpineSimulator,
+  type IdpSimulator,
+  type SpineDemoUser,
+  type SpineSimulator,
+} from "../../src/simulators/index.js";
 
 /** The store encryption key of every test gateway (a test value, never a deployment's). */
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 42).toString("base64");
@@ -82,7 +91,10 @@ export class Stack {
         expirySweepIntervalMs: options.expirySweepIntervalMs ?? 0,
         demoUsers: options.demoUsers ? demoUsers({ spine: !options.withoutSpine, idp: !options.withoutIdp }) : undefined,
         logDestination: { write: (line: string) => void stack.logs.push(JSON.parse(line) as Record<string, unknown>) },
-        auditDestination: options.env?.["AUDIT_LOG"] === undefined ? { write: (line: string) => void stack.audit.push(JSON.parse(line) as Record<string, unknown>) } : undefined,
+        auditDestination:
+          options.env?.["AUDIT_LOG"] === undefined
+            ? { write: (line: string) => void stack.audit.push(JSON.parse(line) as Record<string, unknown>) }
+            : undefined,
       },
     );
     return stack;

@@ -105,13 +105,10 @@ export class HostileBackend {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, upstream: URL): void {
-    const proxied = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
+    const proxied = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
     proxied.on("error", () => res.destroy());
     req.pipe(proxied);
   }

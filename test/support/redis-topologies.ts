@@ -54,17 +54,21 @@ abstract class Topology {
 
   /** Every live primary's replicas have every write it took (replication is asynchronous). */
   async inSync(): Promise<void> {
-    await waitFor("the replicas to catch up", async () => {
-      for (const server of this.servers) {
-        if (!server.alive) continue;
-        const text = String(await ask(server.port, "INFO", "replication"));
-        if (!text.includes("role:master")) continue;
-        const offset = /^master_repl_offset:(\d+)/m.exec(text)?.[1];
-        const replicas = [...text.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((match) => match[1]);
-        if (replicas.length === 0 || replicas.some((replica) => replica !== offset)) return false;
-      }
-      return true;
-    }, 10_000);
+    await waitFor(
+      "the replicas to catch up",
+      async () => {
+        for (const server of this.servers) {
+          if (!server.alive) continue;
+          const text = String(await ask(server.port, "INFO", "replication"));
+          if (!text.includes("role:master")) continue;
+          const offset = /^master_repl_offset:(\d+)/m.exec(text)?.[1];
+          const replicas = [...text.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((match) => match[1]);
+          if (replicas.length === 0 || replicas.some((replica) => replica !== offset)) return false;
+        }
+        return true;
+      },
+      10_000,
+    );
   }
 
   async stop(): Promise<void> {
@@ -91,10 +95,19 @@ export class RedisClusterTopology extends Topology {
     const cluster = new RedisClusterTopology();
     try {
       for (let i = 0; i < 6; i++) {
-        await cluster.server(undefined, ["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${i}.conf`, "--cluster-node-timeout", String(RedisClusterTopology.NODE_TIMEOUT_MS)]);
+        await cluster.server(undefined, [
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          `nodes-${i}.conf`,
+          "--cluster-node-timeout",
+          String(RedisClusterTopology.NODE_TIMEOUT_MS),
+        ]);
       }
       const addresses = cluster.servers.map((server) => `127.0.0.1:${server.port}`);
-      await promisify(execFile)("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "1", "--cluster-yes"], { timeout: FORMING_TIMEOUT_MS });
+      await promisify(execFile)("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "1", "--cluster-yes"], {
+        timeout: FORMING_TIMEOUT_MS,
+      });
       await cluster.settled();
     } catch (error) {
       await cluster.stop();
@@ -111,7 +124,8 @@ export class RedisClusterTopology extends Topology {
         if ((await info(server.port, "cluster", "cluster_enabled")) !== "1") return false;
         if (!String(await ask(server.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
         // A primary killed before its replica's first sync completes is never failed over.
-        if ((await info(server.port, "replication", "role")) === "slave" && (await info(server.port, "replication", "master_link_status")) !== "up") return false;
+        if ((await info(server.port, "replication", "role")) === "slave" && (await info(server.port, "replication", "master_link_status")) !== "up")
+          return false;
       }
       return true;
     });
@@ -178,7 +192,10 @@ export class RedisSentinelTopology extends Topology {
 
   /** The port of the node the sentinels name as primary now. */
   async primaryPort(): Promise<number> {
-    const [, port] = (await ask(this.#sentinels[0]!.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", RedisSentinelTopology.MASTER_NAME)) as [string, string];
+    const [, port] = (await ask(this.#sentinels[0]!.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", RedisSentinelTopology.MASTER_NAME)) as [
+      string,
+      string,
+    ];
     return Number(port);
   }
 

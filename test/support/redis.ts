@@ -45,7 +45,8 @@ export async function freePort(): Promise<number> {
 /** True when `redis-server` can be started here (it is on PATH). */
 const REDIS_SERVER_AVAILABLE: boolean = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
 
-if (!REDIS_SERVER_AVAILABLE) console.warn("SKIPPED: tests on private redis-server processes (restarts, Cluster, Sentinel, TLS) — redis-server is not on PATH");
+if (!REDIS_SERVER_AVAILABLE)
+  console.warn("SKIPPED: tests on private redis-server processes (restarts, Cluster, Sentinel, TLS) — redis-server is not on PATH");
 /** `describe` for tests that start redis-server processes of their own; skipped (and said so) where there is none. */
 export const describeWithRedisServer = REDIS_SERVER_AVAILABLE ? describe : describe.skip;
 
@@ -81,7 +82,17 @@ export class RedisServer {
   async restart(): Promise<void> {
     // A config file, if any, must come first; `--port 0` then leaves plain TCP off for a TLS-only server.
     const port = this.options.tls ? ["--port", "0", "--tls-port", String(this.port)] : ["--port", String(this.port)];
-    const args = [...(this.options.configFile === undefined ? [] : [this.options.configFile]), ...port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...(this.options.args ?? [])];
+    const args = [
+      ...(this.options.configFile === undefined ? [] : [this.options.configFile]),
+      ...port,
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...(this.options.args ?? []),
+    ];
     const child = spawn("redis-server", args, { stdio: "ignore", cwd: this.options.dir });
     this.#child = child;
     const deadline = Date.now() + 5_000;
@@ -161,7 +172,8 @@ export class RedisInspector {
     for (const token of tokens) {
       const key = RedisInspector.sessionKey(token);
       const stored = await this.client.get(key);
-      const accessToken = stored === null ? undefined : (JSON.parse(stored) as { value?: { credential?: { accessToken?: string } } }).value?.credential?.accessToken;
+      const accessToken =
+        stored === null ? undefined : (JSON.parse(stored) as { value?: { credential?: { accessToken?: string } } }).value?.credential?.accessToken;
       await this.client.del(accessToken === undefined ? [key] : [key, `userinfo::${storeKeyOf(accessToken)}`]);
     }
   }

@@ -24,11 +24,41 @@ export function makeCertificates(): TestCertificates {
   const path = (name: string): string => join(dir, name);
   const openssl = (...args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
   const ca = (name: string): void =>
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-keyout", path(`${name}.key`), "-out", path(`${name}.crt`));
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.crt`),
+    );
   const signed = (name: string, extensions: string): void => {
     writeFileSync(path(`${name}.ext`), extensions);
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", path(`${name}.key`), "-out", path(`${name}.csr`));
-    openssl("x509", "-req", "-in", path(`${name}.csr`), "-CA", path("ca.crt"), "-CAkey", path("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", path(`${name}.ext`), "-out", path(`${name}.crt`));
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      path(`${name}.csr`),
+      "-CA",
+      path("ca.crt"),
+      "-CAkey",
+      path("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      path(`${name}.ext`),
+      "-out",
+      path(`${name}.crt`),
+    );
   };
   ca("ca");
   ca("other-ca");

@@ -38,7 +38,7 @@ const fetcher: GraphiQLProps["fetcher"] = async (params, options) => {
   const response = await fetch(ENDPOINT, {
     method: "POST",
     credentials: "same-origin",
-    headers: { ...(options?.headers), "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+    headers: { ...options?.headers, "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
     body: JSON.stringify({ ...params, operationName: heldOperationName(params.query, params.operationName) }),
   });
   return (await response.json()) as Awaited<ReturnType<NonNullable<GraphiQLProps["fetcher"]>>>;
@@ -52,7 +52,9 @@ const fetcher: GraphiQLProps["fetcher"] = async (params, options) => {
 function heldOperationName(query: string, operationName: string | null | undefined): string | undefined {
   if (!operationName) return undefined;
   try {
-    return parse(query).definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.name?.value === operationName) ? operationName : undefined;
+    return parse(query).definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.name?.value === operationName)
+      ? operationName
+      : undefined;
   } catch {
     // Not a document: the gateway says what is wrong with it.
     return operationName;
@@ -61,4 +63,6 @@ function heldOperationName(query: string, operationName: string | null | undefin
 
 const container = document.getElementById("explorer");
 if (container === null) throw new Error("#explorer is missing from index.html");
-createRoot(container).render(createElement(GraphiQL, { fetcher, defaultQuery: DEFAULT_QUERY, isHeadersEditorEnabled: true, shouldPersistHeaders: false }));
+createRoot(container).render(
+  createElement(GraphiQL, { fetcher, defaultQuery: DEFAULT_QUERY, isHeadersEditorEnabled: true, shouldPersistHeaders: false }),
+);

@@ -30,7 +30,8 @@ export async function execute<TResult, TVariables>(document: TypedDocumentString
   const body = (await response.json()) as { data?: TResult | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
   const [error] = body.errors ?? [];
   if (error !== undefined) throw new GatewayRequestError(error.message, error.extensions?.code ?? "UNKNOWN");
-  if (body.data === undefined || body.data === null) throw new GatewayRequestError(`The gateway answered ${response.status} without data.`, "UNKNOWN");
+  if (body.data === undefined || body.data === null)
+    throw new GatewayRequestError(`The gateway answered ${response.status} without data.`, "UNKNOWN");
   return body.data;
 }
 

@@ -58,13 +58,18 @@ function pickRole(session: AppSessionFragment): void {
       button.type = "button";
       button.className = "role";
       button.textContent = describePermission(permission);
-      button.addEventListener("click", () =>
-        // act reports every failure on the page itself, so nothing is left to await.
-        void act("Selecting the role", async () => {
-          const { selectRole } = await execute(AppSelectRoleDocument, { businessFunction: permission.businessFunction, orgIdentifier: permission.orgIdentifier });
-          holdToken(selectRole.token);
-          await refresh();
-        }),
+      button.addEventListener(
+        "click",
+        () =>
+          // act reports every failure on the page itself, so nothing is left to await.
+          void act("Selecting the role", async () => {
+            const { selectRole } = await execute(AppSelectRoleDocument, {
+              businessFunction: permission.businessFunction,
+              orgIdentifier: permission.orgIdentifier,
+            });
+            holdToken(selectRole.token);
+            await refresh();
+          }),
       );
       const item = document.createElement("li");
       item.append(button);
@@ -133,14 +138,16 @@ element<HTMLFormElement>("idp-form").addEventListener("submit", (event) => {
   });
 });
 
-element("signout").addEventListener("click", () =>
-  // act reports every failure on the page itself, so nothing is left to await.
-  void act("Signing out", async () => {
-    await execute(AppSignoutDocument, {});
-    holdToken(null);
-    show("signin");
-    status.textContent = "Signed out.";
-  }),
+element("signout").addEventListener(
+  "click",
+  () =>
+    // act reports every failure on the page itself, so nothing is left to await.
+    void act("Signing out", async () => {
+      await execute(AppSignoutDocument, {});
+      holdToken(null);
+      show("signin");
+      status.textContent = "Signed out.";
+    }),
 );
 
 /** The simulators' demo users, if the gateway runs on them (it serves this file only then). */

@@ -65,7 +65,11 @@ export class SpineClient {
   }
 
   /** A002: selects one of the user's permissions for the session. */
-  async selectRole(sessionKey: string, smartcardToken: string, permission: Pick<Permission, "businessFunction" | "orgIdentifier">): Promise<SpineSession> {
+  async selectRole(
+    sessionKey: string,
+    smartcardToken: string,
+    permission: Pick<Permission, "businessFunction" | "orgIdentifier">,
+  ): Promise<SpineSession> {
     const response = await this.#upstream.send({
       endpoint: "A002",
       policy: POLICY.A002,

@@ -100,7 +100,8 @@ export class RedisStore implements Store {
     const key = (counter: string): string => `${name}::${counter}`;
     return {
       increment: (counter, ttlMs) => this.#run("write", async () => Number(await this.#script(INCREMENT_SCRIPT, [key(counter)], [ttl(ttlMs)]))),
-      take: (counter, limit, ttlMs) => this.#run("write", async () => Number(await this.#script(TAKE_SCRIPT, [key(counter)], [limit, ttl(ttlMs)])) || undefined),
+      take: (counter, limit, ttlMs) =>
+        this.#run("write", async () => Number(await this.#script(TAKE_SCRIPT, [key(counter)], [limit, ttl(ttlMs)])) || undefined),
       giveBack: async (counter) => {
         await this.#run("write", () => this.#script(GIVE_BACK_SCRIPT, [key(counter)], []));
       },
@@ -133,9 +134,12 @@ export class RedisStore implements Store {
       compareAndSet: (register, expected, next, ttlMs) =>
         this.#run(
           "write",
-          async () => (await this.#script(COMPARE_AND_SET_SCRIPT, [key(register)], [expected === undefined ? "0" : "1", expected ?? "", next, ttl(ttlMs)])) === 1,
+          async () =>
+            (await this.#script(COMPARE_AND_SET_SCRIPT, [key(register)], [expected === undefined ? "0" : "1", expected ?? "", next, ttl(ttlMs)])) ===
+            1,
         ),
-      compareAndDelete: (register, expected) => this.#run("delete", async () => (await this.#script(COMPARE_AND_DELETE_SCRIPT, [key(register)], [expected])) === 1),
+      compareAndDelete: (register, expected) =>
+        this.#run("delete", async () => (await this.#script(COMPARE_AND_DELETE_SCRIPT, [key(register)], [expected])) === 1),
       swap: (register, next, ttlMs) => this.#run("write", async () => text(await this.#script(SWAP_SCRIPT, [key(register)], [next, ttl(ttlMs)]))),
     };
   }
@@ -144,7 +148,10 @@ export class RedisStore implements Store {
     const key = (index: string): string => `${name}::${index}`;
     return {
       add: (index, member, score, cap) =>
-        this.#run("write", async () => (await this.#script(CAPPED_ADD_SCRIPT, [key(index)], [member, score, cap.max, cap.dropBelow, ttl(cap.ttlMs)])) as string[]),
+        this.#run(
+          "write",
+          async () => (await this.#script(CAPPED_ADD_SCRIPT, [key(index)], [member, score, cap.max, cap.dropBelow, ttl(cap.ttlMs)])) as string[],
+        ),
       remove: async (index, member) => {
         await this.#run("delete", () => this.#client.zrem(key(index), member));
       },
