@@ -23,7 +23,7 @@ import {
   SigninDocument,
   SignoutDocument,
 } from "../generated/operations.js";
-import { GatewayProcess } from "../support/gateway-process.js";
+import { GatewayProcess, sharedRedisEnv } from "../support/gateway-process.js";
 import { codes, freshAddress, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
 
@@ -84,14 +84,7 @@ describeWithRedis("Two gateway processes on one Redis", (redisUrl) => {
   const addresses: string[] = [clientAddress];
 
   const gatewayEnv = (name: string): Record<string, string> => ({
-    SPINE_URL: spine.url,
-    SPINE_ASID: SPINE_DEMO.asid,
-    IDP_URL: idp.url,
-    IDP_CLIENT_ID: IDP_DEMO.clientId,
-    IDP_API_TOKEN: IDP_DEMO.apiToken,
-    REDIS_URL: redisUrl,
-    SESSION_ENCRYPTION_KEY: encryptionKey,
-    LOG_LEVEL: "warn",
+    ...sharedRedisEnv({ spine, idp, redisUrl, encryptionKey }),
     AUDIT_LOG: join(auditDir, `${name}.audit.jsonl`),
     // The load balancer in front appends the client's address; each instance trusts that one hop.
     TRUSTED_PROXY_HOPS: "1",

@@ -11,9 +11,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { createHash, randomUUID } from "node:crypto";
-import { IDP_DEMO, SPINE_DEMO, startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
+import { startIdpSimulator, startSpineSimulator, type IdpSimulator, type SpineSimulator } from "../../src/simulators/index.js";
 import { CreateSessionDocument, SigninDocument } from "../generated/operations.js";
-import { GatewayProcess } from "../support/gateway-process.js";
+import { GatewayProcess, sharedRedisEnv } from "../support/gateway-process.js";
 import { codes, freshAddress, Stack, TEST_ENCRYPTION_KEY, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
 
@@ -198,14 +198,7 @@ describeWithRedis("sign-in limits under a burst spread over two gateway processe
     const [spine, idp] = await Promise.all([startSpineSimulator(), startIdpSimulator()]);
     const env = {
       ...LIMITS,
-      SPINE_URL: spine.url,
-      SPINE_ASID: SPINE_DEMO.asid,
-      IDP_URL: idp.url,
-      IDP_CLIENT_ID: IDP_DEMO.clientId,
-      IDP_API_TOKEN: IDP_DEMO.apiToken,
-      REDIS_URL: redisUrl,
-      SESSION_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
-      LOG_LEVEL: "warn",
+      ...sharedRedisEnv({ spine, idp, redisUrl, encryptionKey: TEST_ENCRYPTION_KEY }),
     };
     const instances = await Promise.all([GatewayProcess.start("A", env), GatewayProcess.start("B", env)]);
     // Every other attempt to the other instance, as a load balancer spreads them.

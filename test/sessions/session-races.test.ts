@@ -35,7 +35,7 @@ import {
   SigninDocument,
   SignoutDocument,
 } from "../generated/operations.js";
-import { GatewayProcess } from "../support/gateway-process.js";
+import { GatewayProcess, sharedRedisEnv } from "../support/gateway-process.js";
 import { codes, Stack, TEST_ENCRYPTION_KEY, type GraphQLResult } from "../support/harness.js";
 import { describeWithRedis, RedisInspector } from "../support/redis.js";
 import { waitFor } from "../support/wait.js";
@@ -427,14 +427,7 @@ async function processDeployment(redisUrl: string, users: SpineDemoUser[]): Prom
   const auditDir = mkdtempSync(join(tmpdir(), "gateway-races-"));
   const [spine, idp] = await Promise.all([startSpineSimulator({ extraUsers: users }), startIdpSimulator()]);
   const env = (name: string): Record<string, string> => ({
-    SPINE_URL: spine.url,
-    SPINE_ASID: SPINE_DEMO.asid,
-    IDP_URL: idp.url,
-    IDP_CLIENT_ID: IDP_DEMO.clientId,
-    IDP_API_TOKEN: IDP_DEMO.apiToken,
-    REDIS_URL: redisUrl,
-    SESSION_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
-    LOG_LEVEL: "warn",
+    ...sharedRedisEnv({ spine, idp, redisUrl, encryptionKey: TEST_ENCRYPTION_KEY }),
     AUDIT_LOG: join(auditDir, `${name}.audit.jsonl`),
     ...SIGN_IN_BURSTS,
   });

@@ -102,7 +102,9 @@ async function drill(stack: Stack, disrupt: () => Promise<void>, settled: () => 
     if (round - started > DRILL_TIMEOUT_MS) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  await waitFor("/readyz to answer 200", async () => (await fetch(`${stack.url}/readyz`)).status === 200, 5_000).catch(() => undefined);
+  // Readiness may trail the first served requests by a slot refresh or two (the client learns the
+  // new map every 2 s, or when a check fails): it must turn within the 20 s the drill allows.
+  await waitFor("/readyz to answer 200", async () => (await fetch(`${stack.url}/readyz`)).status === 200, 15_000).catch(() => undefined);
   polling = false;
   await poller;
   return { before, after, resumedAfterS: Number((lastFailure / 1000).toFixed(1)), readiness, foreign };

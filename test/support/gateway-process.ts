@@ -8,11 +8,35 @@ import { print } from "graphql";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { IDP_DEMO, SPINE_DEMO } from "../../src/simulators/index.js";
 import type { GraphQLResult } from "./harness.js";
 import { freePort } from "./redis.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = `${ROOT}dist/src/main.js`;
+
+/**
+ * What a gateway process needs to run on the given simulators and a shared Redis, as every
+ * multi-instance test starts it: the demo ASID and organisation credentials, the store and its
+ * key, warnings only. Tests add what they test.
+ */
+export function sharedRedisEnv(options: {
+  spine: { url: string };
+  idp: { url: string };
+  redisUrl: string;
+  encryptionKey: string;
+}): Record<string, string> {
+  return {
+    SPINE_URL: options.spine.url,
+    SPINE_ASID: SPINE_DEMO.asid,
+    IDP_URL: options.idp.url,
+    IDP_CLIENT_ID: IDP_DEMO.clientId,
+    IDP_API_TOKEN: IDP_DEMO.apiToken,
+    REDIS_URL: options.redisUrl,
+    SESSION_ENCRYPTION_KEY: options.encryptionKey,
+    LOG_LEVEL: "warn",
+  };
+}
 
 export class GatewayProcess {
   /** Everything the process wrote to stdout and stderr, in the order it arrived. */

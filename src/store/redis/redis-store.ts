@@ -202,7 +202,16 @@ export class RedisStore implements Store {
    */
   async #checkMarker(): Promise<void> {
     const mine = `${new Date().toISOString()} ${randomUUID()}`;
-    if (this.#client instanceof Cluster) await Promise.all(primaries(this.#client).map((node) => node.ping()));
+    const cluster = this.#client;
+    if (cluster instanceof Cluster) {
+      await Promise.all(primaries(cluster).map((node) => node.ping())).catch((error: unknown) => {
+        // A primary that does not answer may be one the cluster has already replaced: the client
+        // forgets it only at its next slot refresh, and until then this check would keep saying
+        // "not ready" about a node no request uses. Ask for the slot map now, not in two seconds.
+        cluster.refreshSlotsCache();
+        throw error;
+      });
+    }
     const found = (await this.#client.call("SET", MARKER_KEY, mine, "NX", "GET")) as string | null;
     const now = found ?? mine;
     if (this.#marker !== undefined && now !== this.#marker) this.#options.onDataLost?.();
