@@ -590,14 +590,7 @@ describe("the gateway as a Federation 2 subgraph", () => {
     it("hands on an IdP session's client id, access token and sign-in email, never the organisation's API token", async () => {
       const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
       const { token, session } = signedIn.data!.signin;
-      const accessToken = decodeURIComponent(
-        stack.idp
-          .calls()
-          .filter((call) => call.route === "userinfo")
-          .at(-1)!
-          .path.split("/")
-          .pop()!,
-      );
+      const accessToken = lastAccessToken();
 
       const answer = await direct(
         stack,
@@ -714,14 +707,7 @@ describe("the gateway as a Federation 2 subgraph", () => {
       { authorization: `Bearer ${token}`, "router-secret": ROUTER_SECRET },
     );
     const signedIn = await stack.execute(SigninDocument, { email: idpUser.email, password: idpUser.password });
-    const accessToken = decodeURIComponent(
-      stack.idp
-        .calls()
-        .filter((call) => call.route === "userinfo")
-        .at(-1)!
-        .path.split("/")
-        .pop()!,
-    );
+    const accessToken = lastAccessToken();
     await direct(
       stack,
       ENTITIES,
